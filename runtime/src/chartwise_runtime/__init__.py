@@ -1,0 +1,1 @@
+"""What every ChartWise service shares: settings, logging, broker and Mongo factories, health app, blobs."""

@@ -1,0 +1,1 @@
+"""ChartWise analysis service: owns chart analyses: their lifecycle, the vision model calls and their results."""

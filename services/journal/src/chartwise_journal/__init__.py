@@ -1,0 +1,1 @@
+"""ChartWise journal service: owns the trade journal."""

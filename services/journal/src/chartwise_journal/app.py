@@ -1,0 +1,13 @@
+"""Composition root of the journal service: builds its clients and wires its handlers."""
+
+from __future__ import annotations
+
+from faststream.asgi import AsgiFastStream
+
+from chartwise_journal.settings import Settings
+from chartwise_runtime.service import ServiceRuntime
+
+
+def build_app(settings: Settings) -> AsgiFastStream:
+    runtime = ServiceRuntime.create(settings)
+    return runtime.app(description="Owns the trade journal.")

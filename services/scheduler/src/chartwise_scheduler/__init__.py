@@ -1,0 +1,1 @@
+"""ChartWise scheduler service: owns job records and time: delayed, recurring and retained jobs."""

@@ -1,0 +1,1 @@
+"""ChartWise usage service: meters analyses against plans, reserves quota, keeps Stripe plan state."""
