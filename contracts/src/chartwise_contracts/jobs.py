@@ -20,6 +20,15 @@ QUEUE_ENTRY_FIELD = "job"
 JOB_GROUP = "workers"
 """The consumer group every queue stream is read through."""
 
+CANCEL_CHANNEL = "chartwise.jobs.cancel"
+"""Pub/sub channel on which the scheduler announces a job id whose active run should stop."""
+
+
+def cancel_key(job_id: str) -> str:
+    """Set (with a TTL) by the scheduler when a job is cancelled, so a worker that missed the announcement sees it."""
+    return f"chartwise:jobs:cancelled:{job_id}"
+
+
 Progress = float | dict[str, JsonValue]
 
 
