@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, TypeVar
 
 import structlog
 from faststream import StreamMessage
@@ -14,6 +14,8 @@ from prometheus_client import CollectorRegistry
 
 from chartwise_contracts import StreamSpec
 from chartwise_runtime.settings import ServiceSettings
+
+H = TypeVar("H", bound=Callable[..., Awaitable[Any]])
 
 
 class EnvelopeContextMiddleware(BaseMiddleware):
@@ -48,7 +50,40 @@ def make_broker(settings: ServiceSettings, *, metrics: CollectorRegistry | None 
     )
 
 
-def group_sub(stream: StreamSpec | str, *, group: str, consumer: str, claim_idle_ms: int | None = 30_000) -> StreamSub:
-    """A consumer-group subscription; entries left pending by a dead consumer are claimed after `claim_idle_ms`."""
-    name = stream.name if isinstance(stream, StreamSpec) else stream
-    return StreamSub(name, group=group, consumer=consumer, min_idle_time=claim_idle_ms)
+def group_sub(stream: StreamSpec | str, *, group: str, consumer: str) -> StreamSub:
+    """New entries of a stream through a consumer group; an entry stays pending until its handler succeeds."""
+    return StreamSub(_name(stream), group=group, consumer=consumer)
+
+
+def reclaim_sub(stream: StreamSpec | str, *, group: str, consumer: str, idle_ms: int) -> StreamSub:
+    """Entries left pending longer than `idle_ms` (their consumer died or failed), claimed by this consumer.
+
+    FastStream reads such a subscription with XAUTOCLAIM only, so it complements `group_sub`, never replaces it.
+    """
+    return StreamSub(_name(stream), group=group, consumer=consumer, min_idle_time=idle_ms)
+
+
+def reliable_subscriber(
+    broker: RedisBroker,
+    stream: StreamSpec | str,
+    *,
+    group: str,
+    consumer: str,
+    reclaim_idle_ms: int = 30_000,
+) -> Callable[[H], H]:
+    """Registers a handler for a stream's new entries and for entries another consumer left pending.
+
+    Entries are acked only when the handler returns; one that raised stays pending and is delivered again
+    after `reclaim_idle_ms`, so handlers must be idempotent on the message id.
+    """
+
+    def register(handler: H) -> H:
+        broker.subscriber(stream=group_sub(stream, group=group, consumer=consumer))(handler)
+        broker.subscriber(stream=reclaim_sub(stream, group=group, consumer=consumer, idle_ms=reclaim_idle_ms))(handler)
+        return handler
+
+    return register
+
+
+def _name(stream: StreamSpec | str) -> str:
+    return stream.name if isinstance(stream, StreamSpec) else stream

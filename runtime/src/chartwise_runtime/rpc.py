@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import inspect
 from collections.abc import Awaitable, Callable
 from typing import Any, ParamSpec, TypeVar
 
@@ -35,6 +36,12 @@ def replies_with_errors(handler: Callable[P, Awaitable[R]]) -> Callable[P, Await
                 return ErrorReply.new(**fields)
             return request.cause(ErrorReply, **fields)
 
+    # FastStream casts a handler's result to its return annotation; the error reply must be allowed too.
+    signature = inspect.signature(handler, eval_str=True)
+    returns = signature.return_annotation
+    wrapped.__signature__ = signature.replace(  # type: ignore[attr-defined]
+        return_annotation=ErrorReply if returns is inspect.Signature.empty else returns | ErrorReply
+    )
     return wrapped
 
 

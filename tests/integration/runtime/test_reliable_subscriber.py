@@ -1,0 +1,57 @@
+"""A stream handler that fails leaves its entry pending; the entry is delivered again and then acked."""
+
+from __future__ import annotations
+
+from faststream.redis import RedisBroker
+from redis.asyncio import Redis
+
+from chartwise_contracts import Event
+from chartwise_devtools.waiting import eventually
+from chartwise_runtime.broker import reliable_subscriber
+
+STREAM = "test.reliable.events"
+
+
+class Happened(Event):
+    n: int
+
+
+async def test_failed_entry_is_redelivered_then_acked(redis_url: str, redis: Redis) -> None:
+    broker = RedisBroker(redis_url)
+    seen: list[int] = []
+
+    @reliable_subscriber(broker, STREAM, group="g", consumer="c1", reclaim_idle_ms=200)
+    async def handle(event: Happened) -> None:
+        seen.append(event.n)
+        if len(seen) == 1:
+            raise RuntimeError("transient failure")
+
+    async with broker:
+        await broker.start()
+        await broker.publish(Happened.new(n=7), stream=STREAM)
+        await eventually(lambda: len(seen) >= 2)
+        await eventually(lambda: _pending(redis), message="entry still pending")
+
+    assert seen == [7, 7]
+
+
+async def test_successful_entry_is_acked_once(redis_url: str, redis: Redis) -> None:
+    broker = RedisBroker(redis_url)
+    seen: list[int] = []
+
+    @reliable_subscriber(broker, STREAM, group="g", consumer="c1", reclaim_idle_ms=200)
+    async def handle(event: Happened) -> None:
+        seen.append(event.n)
+
+    async with broker:
+        await broker.start()
+        for n in range(5):
+            await broker.publish(Happened.new(n=n), stream=STREAM)
+        await eventually(lambda: len(seen) == 5)
+        await eventually(lambda: _pending(redis), message="entries still pending")
+
+    assert sorted(seen) == [0, 1, 2, 3, 4]
+
+
+async def _pending(redis: Redis) -> bool:
+    return (await redis.xpending(STREAM, "g"))["pending"] == 0

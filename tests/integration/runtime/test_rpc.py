@@ -1,0 +1,79 @@
+"""Request/reply between services: typed replies, domain errors carried across, timeouts as unavailability."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import pytest
+from faststream.redis import RedisBroker
+
+from chartwise_contracts import ErrorReply, Query, Reply
+from chartwise_runtime.broker import group_sub
+from chartwise_runtime.errors import NotFound, ServiceUnavailable
+from chartwise_runtime.rpc import replies_with_errors, request
+
+SUBJECT = "test.rpc.lookup"
+
+
+class Lookup(Query):
+    key: str
+
+
+class Found(Reply):
+    key: str
+    value: int
+
+
+@pytest.fixture
+async def broker(redis_url: str, redis: object) -> AsyncIterator[RedisBroker]:
+    broker = RedisBroker(redis_url)
+
+    @broker.subscriber(stream=group_sub(SUBJECT, group="svc", consumer="c1"))
+    @replies_with_errors
+    async def lookup(query: Lookup) -> Found:
+        if query.key == "missing":
+            raise NotFound("no such key", details={"key": query.key})
+        return query.cause(Found, key=query.key, value=len(query.key))
+
+    async with broker:
+        await broker.start()
+        yield broker
+
+
+async def test_reply_is_typed_and_caused_by_the_request(broker: RedisBroker) -> None:
+    query = Lookup.new(actor="u1", key="abc")
+
+    reply = await request(broker, query, subject=SUBJECT, reply_type=Found, timeout=5)
+
+    assert reply.value == 3
+    assert reply.meta.causation_id == query.meta.message_id
+    assert reply.meta.correlation_id == query.meta.correlation_id
+    assert reply.meta.actor == "u1"
+
+
+async def test_domain_error_is_raised_on_the_caller_side(broker: RedisBroker) -> None:
+    with pytest.raises(NotFound) as raised:
+        await request(broker, Lookup.new(key="missing"), subject=SUBJECT, reply_type=Found, timeout=5)
+
+    assert raised.value.message == "no such key"
+    assert raised.value.details == {"key": "missing"}
+
+
+async def test_silence_becomes_service_unavailable(broker: RedisBroker) -> None:
+    with pytest.raises(ServiceUnavailable):
+        await request(broker, Lookup.new(key="x"), subject="test.rpc.nobody-listens", reply_type=Found, timeout=0.3)
+
+
+async def test_concurrent_requests_each_get_their_own_reply(broker: RedisBroker) -> None:
+    keys = [f"k{'x' * i}" for i in range(20)]
+
+    replies = await asyncio.gather(
+        *(request(broker, Lookup.new(key=k), subject=SUBJECT, reply_type=Found, timeout=5) for k in keys)
+    )
+
+    assert [(r.key, r.value) for r in replies] == [(k, len(k)) for k in keys]
+
+
+def test_error_reply_is_marked_so_callers_can_tell_it_apart() -> None:
+    assert ErrorReply.new(code="not_found", message="m").kind == "error"
