@@ -22,7 +22,8 @@ from types import FrameType
 
 from chartwise_devtools.servers import backing_servers
 
-SERVICES: dict[str, int] = {"gateway": 8000, "analysis": 8001, "journal": 8002, "usage": 8003, "scheduler": 8004}
+SERVICES: dict[str, int] = {"gateway": 0, "analysis": 1, "journal": 2, "usage": 3, "scheduler": 4}
+"""Each service and its port's offset from the port base (8000 unless told otherwise)."""
 STOP_TIMEOUT_S = 30.0
 
 
@@ -49,8 +50,8 @@ def _pump(name: str, stream: object) -> None:
         sys.stdout.flush()
 
 
-def _start(name: str, env: dict[str, str]) -> Child:
-    child_env = {**env, "HTTP_PORT": str(SERVICES[name])}
+def _start(name: str, env: dict[str, str], port: int) -> Child:
+    child_env = {**env, "HTTP_PORT": str(port)}
     process = subprocess.Popen(
         [sys.executable, "-m", f"chartwise_{name}"],
         stdout=subprocess.PIPE,
@@ -95,6 +96,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--data-dir", type=Path, default=Path(".local"), help="where local servers keep data")
     parser.add_argument("--only", nargs="*", default=None, help="run only these services")
+    parser.add_argument("--port-base", type=int, default=8000, help="the gateway's port; the others follow it")
     args = parser.parse_args(argv)
 
     services = [s for s in existing_services() if args.only is None or s in args.only]
@@ -107,8 +109,9 @@ def main(argv: list[str] | None = None) -> int:
         env["REDIS_URL"], env["MONGO_URL"] = endpoints.redis_url, endpoints.mongo_url
         _say(f"redis ({endpoints.redis_source}): {endpoints.redis_url}")
         _say(f"mongodb ({endpoints.mongo_source}): {endpoints.mongo_url}")
-        children = [_start(name, env) for name in services]
-        _say("started " + ", ".join(f"{c.name} on :{SERVICES[c.name]}" for c in children) + "; Ctrl-C stops all")
+        ports = {name: args.port_base + SERVICES[name] for name in services}
+        children = [_start(name, env, ports[name]) for name in services]
+        _say("started " + ", ".join(f"{c.name} on :{ports[c.name]}" for c in children) + "; Ctrl-C stops all")
         exit_code = 0
         while not stop.wait(timeout=0.5):
             dead = [c for c in children if c.process.poll() is not None]

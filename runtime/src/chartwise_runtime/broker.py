@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 import structlog
 from faststream import StreamMessage
@@ -50,12 +50,12 @@ def make_broker(settings: ServiceSettings, *, metrics: CollectorRegistry | None 
     )
 
 
-def group_sub(stream: StreamSpec | str, *, group: str, consumer: str) -> StreamSub:
+def group_sub(stream: StreamSpec | str, *, group: str, consumer: str) -> StreamSub[Literal[False]]:
     """New entries of a stream through a consumer group; an entry stays pending until its handler succeeds."""
     return StreamSub(_name(stream), group=group, consumer=consumer)
 
 
-def reclaim_sub(stream: StreamSpec | str, *, group: str, consumer: str, idle_ms: int) -> StreamSub:
+def reclaim_sub(stream: StreamSpec | str, *, group: str, consumer: str, idle_ms: int) -> StreamSub[Literal[False]]:
     """Entries left pending longer than `idle_ms` (their consumer died or failed), claimed by this consumer.
 
     FastStream reads such a subscription with XAUTOCLAIM only, so it complements `group_sub`, never replaces it.

@@ -54,4 +54,5 @@ async def test_successful_entry_is_acked_once(redis_url: str, redis: Redis) -> N
 
 
 async def _pending(redis: Redis) -> bool:
-    return (await redis.xpending(STREAM, "g"))["pending"] == 0
+    summary = await redis.xpending(STREAM, "g")
+    return bool(summary["pending"] == 0)
