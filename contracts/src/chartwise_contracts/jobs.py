@@ -8,7 +8,7 @@ job events below, on `Streams.JOB_EVENTS`, which the scheduler consumes to keep 
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, JsonValue
 
@@ -72,24 +72,29 @@ class QueuedJob(BaseModel):
 
 
 class JobEvent(Event):
+    """Base of the job events; each subclass names itself in `kind`, so one stream's events can be told apart."""
+
     job_id: str
     queue: str
     name: str
 
 
 class JobActive(JobEvent):
+    kind: Literal["JobActive"] = "JobActive"
     attempt: int = Field(ge=1)
     worker: str
     started_at: AwareDatetime
 
 
 class JobProgress(JobEvent):
+    kind: Literal["JobProgress"] = "JobProgress"
     attempt: int = Field(ge=1)
     sequence: int = Field(ge=1, description="Orders progress reports of one attempt.")
     progress: Progress
 
 
 class JobCompleted(JobEvent):
+    kind: Literal["JobCompleted"] = "JobCompleted"
     attempt: int = Field(ge=1)
     result: JsonValue = None
     finished_at: AwareDatetime
@@ -98,6 +103,7 @@ class JobCompleted(JobEvent):
 class JobRetrying(JobEvent):
     """An attempt failed and attempts remain; the scheduler releases `job` again at `next_run_at`."""
 
+    kind: Literal["JobRetrying"] = "JobRetrying"
     attempt: int = Field(ge=1, description="The attempt that failed.")
     error: str
     next_run_at: AwareDatetime
@@ -105,6 +111,7 @@ class JobRetrying(JobEvent):
 
 
 class JobFailed(JobEvent):
+    kind: Literal["JobFailed"] = "JobFailed"
     attempt: int = Field(ge=1)
     error: str
     finished_at: AwareDatetime
@@ -112,9 +119,16 @@ class JobFailed(JobEvent):
 
 
 class JobCancelled(JobEvent):
+    kind: Literal["JobCancelled"] = "JobCancelled"
     reason: str = ""
     cancelled_at: AwareDatetime
 
 
 def job_event_types() -> dict[str, type[JobEvent]]:
     return {cls.__name__: cls for cls in (JobActive, JobProgress, JobCompleted, JobRetrying, JobFailed, JobCancelled)}
+
+
+AnyJobEvent = Annotated[
+    JobActive | JobProgress | JobCompleted | JobRetrying | JobFailed | JobCancelled, Field(discriminator="kind")
+]
+"""Any job event, told apart by `kind`; a FastStream subscriber on `Streams.JOB_EVENTS` can be typed with it."""
