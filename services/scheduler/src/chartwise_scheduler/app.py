@@ -40,7 +40,7 @@ from chartwise_contracts.scheduler import (
     UpsertScheduleReply,
 )
 from chartwise_contracts.streams import rpc_subject
-from chartwise_runtime.broker import group_sub
+from chartwise_runtime.broker import group_sub, reclaim_sub, reliable_subscriber
 from chartwise_runtime.errors import DomainError
 from chartwise_runtime.logging import get_logger
 from chartwise_runtime.rpc import replies_with_errors
@@ -56,6 +56,9 @@ from chartwise_scheduler.store import JobStore
 from chartwise_scheduler.timer import Timer
 
 log = get_logger(__name__)
+
+RECLAIM_IDLE_MS = 30_000
+"""How long an event or command may stay pending before another consumer applies it again."""
 
 
 @dataclass
@@ -192,9 +195,7 @@ def register_handlers(broker: RedisBroker, scheduler: Scheduler, settings: Setti
     ):
         serve_rpc(op, handler)
 
-    @broker.subscriber(
-        stream=group_sub(Streams.SCHEDULER_COMMANDS, group=Groups.SCHEDULER, consumer=settings.consumer_name)
-    )
+    @reliable_subscriber(broker, Streams.SCHEDULER_COMMANDS, group=Groups.SCHEDULER, consumer=settings.consumer_name)
     async def on_enqueue_command(command: EnqueueJob) -> None:
         """Fire-and-forget enqueue from other services; a refused command is logged, not retried forever."""
         try:
@@ -214,6 +215,15 @@ def register_handlers(broker: RedisBroker, scheduler: Scheduler, settings: Setti
     async def on_job_events(bodies: list[dict[str, Any]]) -> None:
         """Job events from workers, applied in order in one round trip; the batch is acked once applied."""
         await apply_job_events(parse_batch(bodies), scheduler.components.jobs)
+
+    @broker.subscriber(
+        stream=reclaim_sub(
+            Streams.JOB_EVENTS, group=Groups.SCHEDULER, consumer=settings.consumer_name, idle_ms=RECLAIM_IDLE_MS
+        )
+    )
+    async def on_stalled_job_event(body: dict[str, Any]) -> None:
+        """An event whose batch failed or whose replica died, applied again; applying is idempotent."""
+        await apply_job_events(parse_batch([body]), scheduler.components.jobs)
 
 
 def build_app(settings: Settings, *, clock: Clock | None = None) -> AsgiFastStream:
