@@ -11,6 +11,8 @@ from faststream.middlewares import BaseMiddleware
 from faststream.redis import RedisBroker, StreamSub
 from faststream.redis.prometheus import RedisPrometheusMiddleware
 from prometheus_client import CollectorRegistry
+from redis.asyncio import Redis
+from redis.exceptions import ResponseError
 
 from chartwise_contracts import StreamSpec
 from chartwise_runtime.settings import ServiceSettings
@@ -87,3 +89,30 @@ def reliable_subscriber(
 
 def _name(stream: StreamSpec | str) -> str:
     return stream.name if isinstance(stream, StreamSpec) else stream
+
+
+async def ensure_consumer_groups(broker: RedisBroker, redis_url: str) -> list[tuple[str, str]]:
+    """Creates, from the start of each stream, the consumer group of every group subscription of `broker`.
+
+    FastStream creates a missing group from `$` when its subscriber starts, so anything written to the
+    stream before then — an event published while this service was never running, a request sent during
+    its start-up — would never be delivered. Run before the broker starts; existing groups are left alone.
+    """
+    pairs = sorted(
+        {
+            (sub.stream_sub.name, sub.stream_sub.group)
+            for sub in broker.subscribers
+            if isinstance(getattr(sub, "stream_sub", None), StreamSub) and sub.stream_sub.group
+        }
+    )
+    client: Redis = Redis.from_url(redis_url)
+    try:
+        for stream, group in pairs:
+            try:
+                await client.xgroup_create(stream, group, id="0", mkstream=True)
+            except ResponseError as error:
+                if "BUSYGROUP" not in str(error):
+                    raise
+    finally:
+        await client.aclose()
+    return pairs

@@ -11,7 +11,7 @@ from faststream.redis import RedisBroker
 from prometheus_client import CollectorRegistry
 from pymongo import IndexModel
 
-from chartwise_runtime.broker import make_broker
+from chartwise_runtime.broker import ensure_consumer_groups, make_broker
 from chartwise_runtime.mongo import Database, MongoClient, ensure_indexes, make_mongo_client, ping
 from chartwise_runtime.service_app import ReadinessCheck, build_service_app
 from chartwise_runtime.settings import ServiceSettings
@@ -45,6 +45,9 @@ class ServiceRuntime:
     async def _bootstrap_indexes(self) -> None:
         await ensure_indexes(self.db, self.indexes)
 
+    async def _create_consumer_groups(self) -> None:
+        await ensure_consumer_groups(self.broker, self.settings.redis_url)
+
     async def _close_mongo(self) -> None:
         await self.mongo.close()
 
@@ -57,13 +60,13 @@ class ServiceRuntime:
         on_shutdown: Sequence[Callable[..., Any]] = (),
         readiness: Mapping[str, ReadinessCheck] | None = None,
     ) -> AsgiFastStream:
-        """The ASGI app: indexes ensured before the broker starts, Mongo closed after it stops."""
+        """The ASGI app: indexes and consumer groups ensured before the broker starts, Mongo closed after it stops."""
         app = build_service_app(
             settings=self.settings,
             broker=self.broker,
             metrics=self.metrics,
             readiness={"mongo": lambda: ping(self.mongo), **(readiness or {})},
-            on_startup=[self._bootstrap_indexes, *on_startup],
+            on_startup=[self._bootstrap_indexes, self._create_consumer_groups, *on_startup],
             after_startup=after_startup,
             on_shutdown=on_shutdown,
             description=description,

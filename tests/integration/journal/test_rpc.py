@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from decimal import Decimal
@@ -22,6 +20,7 @@ from chartwise_contracts.journal import (
     TradePage,
     TradeReply,
 )
+from chartwise_devtools.asgi import running
 from chartwise_journal.app import build_app
 from chartwise_journal.repository import COLLECTION
 from chartwise_journal.settings import Settings
@@ -29,23 +28,6 @@ from chartwise_runtime.errors import InvalidInput, NotFound
 from chartwise_runtime.mongo import Database
 from chartwise_runtime.rpc import request
 from tests.integration.journal.conftest import trade_input
-
-SUBJECTS = [v for k, v in vars(JournalRpc).items() if k.isupper()]
-
-
-async def _wait_until_subscribed(redis: Redis, deadline_s: float = 10.0) -> None:
-    """The service's consumer groups exist once its broker reads the request streams."""
-    deadline = time.monotonic() + deadline_s
-    while time.monotonic() < deadline:
-        ready = 0
-        for subject in SUBJECTS:
-            if await redis.exists(subject):
-                groups = await redis.xinfo_groups(subject)
-                ready += any(g["name"] in {b"journal", "journal"} for g in groups)
-        if ready == len(SUBJECTS):
-            return
-        await asyncio.sleep(0.02)
-    pytest.fail("the journal service did not subscribe in time")
 
 
 @pytest.fixture
@@ -60,9 +42,7 @@ async def serving(settings: Settings, redis: Redis) -> AsyncIterator[RedisBroker
     A context manager inside each test, not a fixture: the app's task group must be entered and left
     in the same task.
     """
-    app = build_app(settings)
-    async with app.start_lifespan_context():
-        await _wait_until_subscribed(redis)
+    async with running(build_app(settings)):
         caller = RedisBroker(settings.redis_url)
         await caller.connect()
         try:

@@ -7,7 +7,7 @@ from redis.asyncio import Redis
 
 from chartwise_contracts import Event
 from chartwise_devtools.waiting import eventually
-from chartwise_runtime.broker import reliable_subscriber
+from chartwise_runtime.broker import ensure_consumer_groups, reliable_subscriber
 
 STREAM = "test.reliable.events"
 
@@ -56,3 +56,25 @@ async def test_successful_entry_is_acked_once(redis_url: str, redis: Redis) -> N
 async def _pending(redis: Redis) -> bool:
     summary = await redis.xpending(STREAM, "g")
     return bool(summary["pending"] == 0)
+
+
+async def test_events_published_before_the_service_first_starts_are_delivered(redis_url: str, redis: Redis) -> None:
+    publisher = RedisBroker(redis_url)
+    async with publisher:
+        await publisher.start()
+        await publisher.publish(Happened.new(n=1), stream=STREAM)
+
+    broker = RedisBroker(redis_url)
+    seen: list[int] = []
+
+    @reliable_subscriber(broker, STREAM, group="late", consumer="c1", reclaim_idle_ms=200)
+    async def handle(event: Happened) -> None:
+        seen.append(event.n)
+
+    assert await ensure_consumer_groups(broker, redis_url) == [(STREAM, "late")]
+    async with broker:
+        await broker.start()
+        await broker.publish(Happened.new(n=2), stream=STREAM)
+        await eventually(lambda: len(seen) == 2)
+
+    assert seen == [1, 2]
