@@ -98,13 +98,8 @@ async def ensure_consumer_groups(broker: RedisBroker, redis_url: str) -> list[tu
     stream before then — an event published while this service was never running, a request sent during
     its start-up — would never be delivered. Run before the broker starts; existing groups are left alone.
     """
-    pairs = sorted(
-        {
-            (sub.stream_sub.name, sub.stream_sub.group)
-            for sub in broker.subscribers
-            if isinstance(getattr(sub, "stream_sub", None), StreamSub) and sub.stream_sub.group
-        }
-    )
+    subscriptions = [getattr(sub, "stream_sub", None) for sub in broker.subscribers]
+    pairs = sorted({(s.name, s.group) for s in subscriptions if isinstance(s, StreamSub) and s.group})
     client: Redis = Redis.from_url(redis_url)
     try:
         for stream, group in pairs:
