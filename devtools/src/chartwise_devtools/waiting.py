@@ -10,9 +10,7 @@ from typing import Any
 POLL_INTERVAL_S = 0.01
 
 
-async def eventually(
-    probe: Callable[[], object], *, timeout: float = 5.0, message: str = "condition not met"
-) -> Any:
+async def eventually(probe: Callable[[], object], *, timeout: float = 5.0, message: str = "condition not met") -> Any:
     """Polls `probe` until it returns a truthy value, and returns it; fails after `timeout` seconds."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
