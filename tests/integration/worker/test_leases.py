@@ -1,14 +1,16 @@
-"""Jobs of a dead worker are reclaimed and counted as an attempt; a slow live worker keeps its jobs."""
+"""Jobs of a dead worker are reclaimed: a run that started counts as an attempt, an entry only read does not."""
 
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 
 from redis.asyncio import Redis
 
 from chartwise_contracts import queue_stream
 from chartwise_contracts.jobs import JOB_GROUP, JobActive, JobCompleted, JobFailed
-from chartwise_runtime.worker import JobContext, WorkerOptions
+from chartwise_runtime.worker import JobContext, Worker, WorkerOptions
+from chartwise_runtime.worker.leases import started_key
 
 from .conftest import Payload, WorkerFactory, enqueue, job_events, kill, kinds, queued_job, settled, wait_until
 
@@ -57,17 +59,25 @@ async def test_job_of_a_killed_worker_is_reclaimed_and_completes_once(redis: Red
 
 
 async def test_stalled_job_on_its_last_attempt_is_dead_lettered(redis: Redis, make_worker: WorkerFactory) -> None:
-    calls = 0
+    survivor_calls = 0
+    started = asyncio.Event()
+    never = asyncio.Event()
+
+    async def hangs(payload: Payload, ctx: JobContext) -> None:
+        started.set()
+        await never.wait()
 
     async def count(payload: Payload, ctx: JobContext) -> None:
-        nonlocal calls
-        calls += 1
+        nonlocal survivor_calls
+        survivor_calls += 1
 
-    await redis.xgroup_create(queue_stream("test-queue"), JOB_GROUP, id="0", mkstream=True)
+    # A worker that starts the job and dies: it never acks and never renews its lease.
+    doomed = make_worker(hangs, consumer="doomed", options=FAST_LEASES)
+    await doomed.start()
     await enqueue(redis, queued_job("s1", max_attempts=1))
-    # A consumer that takes the job and dies: it never acks and never renews its lease.
-    await redis.xreadgroup(JOB_GROUP, "dead", {queue_stream("test-queue"): ">"}, count=10)
-    worker = make_worker(count, options=FAST_LEASES)
+    await asyncio.wait_for(started.wait(), timeout=10)
+    kill(doomed)
+    worker = make_worker(count, consumer="survivor", options=FAST_LEASES)
     await worker.start()
 
     await wait_until(lambda: _has(redis, "s1", "JobFailed"))
@@ -77,8 +87,83 @@ async def test_stalled_job_on_its_last_attempt_is_dead_lettered(redis: Redis, ma
     assert isinstance(failed, JobFailed)
     assert failed.attempt == 1
     assert failed.error.startswith("stalled")
-    assert calls == 0
+    assert survivor_calls == 0
     assert [letter.job.job_id for letter in await worker.dead_letters.list()] == ["s1"]
+    assert await redis.hlen(started_key(queue_stream("test-queue"))) == 0
+
+
+async def test_entries_read_but_never_started_by_a_dead_consumer_run_as_their_first_attempt(
+    redis: Redis, make_worker: WorkerFactory
+) -> None:
+    attempts: dict[str, int] = {}
+
+    async def record(payload: Payload, ctx: JobContext) -> None:
+        attempts[ctx.job_id] = ctx.attempt
+
+    await redis.xgroup_create(queue_stream("test-queue"), JOB_GROUP, id="0", mkstream=True)
+    await enqueue(redis, queued_job("n1", max_attempts=1), queued_job("n2", max_attempts=2))
+    # A consumer that reads the entries and dies before starting them.
+    await redis.xreadgroup(JOB_GROUP, "dead", {queue_stream("test-queue"): ">"}, count=10)
+    worker = make_worker(record, options=FAST_LEASES)
+    await worker.start()
+
+    await wait_until(lambda: settled(redis))
+    await wait_until(lambda: _has(redis, "n2", "JobCompleted"))
+
+    assert attempts == {"n1": 1, "n2": 1}
+    assert await kinds(redis, "n1") == ["JobActive", "JobCompleted"]
+    assert await worker.dead_letters.list() == []
+
+
+async def test_jobs_a_killed_worker_read_ahead_are_reclaimed_without_burning_an_attempt(
+    redis: Redis, make_worker: WorkerFactory
+) -> None:
+    started = asyncio.Event()
+    never = asyncio.Event()
+    survivor_runs: dict[str, int] = {}
+
+    async def quick_then_hangs(payload: Payload, ctx: JobContext) -> None:
+        if payload.n == 1:
+            started.set()
+            await never.wait()
+
+    async def record(payload: Payload, ctx: JobContext) -> None:
+        survivor_runs[ctx.job_id] = ctx.attempt
+
+    doomed = make_worker(quick_then_hangs, consumer="doomed", options=replace(FAST_LEASES, read_ahead=4))
+    await doomed.start()
+    # Quick jobs first: a worker reads ahead only once it has seen that its jobs are short.
+    await enqueue(redis, *(queued_job(f"warm{i}") for i in range(5)))
+    await wait_until(lambda: settled(redis))
+    await enqueue(redis, queued_job("a0", payload={"n": 1}, max_attempts=1))
+    await enqueue(redis, *(queued_job(f"a{i}", max_attempts=1) for i in range(1, 5)))
+    await asyncio.wait_for(started.wait(), timeout=10)
+
+    async def all_read() -> bool:
+        return int((await redis.xpending(queue_stream("test-queue"), JOB_GROUP))["pending"]) == 5
+
+    await wait_until(all_read)
+    kill(doomed)
+    survivor = make_worker(record, consumer="survivor", options=FAST_LEASES)
+    await survivor.start()
+
+    await wait_until(lambda: settled(redis))
+    await wait_until(lambda: _dead_lettered(survivor, 1))
+
+    # The one run that started counted as the job's only attempt; the four read ahead ran as attempt 1.
+    assert survivor_runs == {f"a{i}": 1 for i in range(1, 5)}
+    failed = [e for e in await job_events(redis, "a0") if isinstance(e, JobFailed)]
+    assert [(e.attempt, e.error.startswith("stalled")) for e in failed] == [(1, True)]
+    actives = [e for e in await job_events(redis) if isinstance(e, JobActive) and e.job_id.startswith("a")]
+    assert sorted((e.job_id, e.worker) for e in actives) == [
+        ("a0", "doomed"),
+        *((f"a{i}", "survivor") for i in range(1, 5)),
+    ]
+    assert await redis.hlen(started_key(queue_stream("test-queue"))) == 0
+
+
+async def _dead_lettered(worker: Worker[Payload], count: int) -> bool:
+    return len(await worker.dead_letters.list()) == count
 
 
 async def test_heartbeat_keeps_a_slow_job_from_running_twice(redis: Redis, make_worker: WorkerFactory) -> None:

@@ -7,10 +7,10 @@ import asyncio
 from redis.asyncio import Redis
 
 from chartwise_contracts import queue_stream
-from chartwise_contracts.jobs import JOB_GROUP, JobCompleted
-from chartwise_runtime.worker import JobContext, RateLimit, worker_hooks
+from chartwise_contracts.jobs import JOB_GROUP, JobCompleted, QueuedJob
+from chartwise_runtime.worker import JobContext, RateLimit, WorkerOptions, worker_hooks
 
-from .conftest import Payload, WorkerFactory, enqueue, job_events, queued_job, wait_until
+from .conftest import Payload, WorkerFactory, enqueue, job_events, kinds, queued_job, settled, wait_until
 
 
 async def test_graceful_stop_drains_in_flight_jobs_and_takes_no_new_ones(
@@ -82,6 +82,61 @@ async def test_jobs_held_back_by_the_rate_limit_are_handed_back_on_stop(
 
     assert (await redis.xpending(queue_stream("test-queue"), JOB_GROUP))["pending"] == 0
     assert int(await redis.xlen(queue_stream("test-queue"))) == 4
+
+
+async def test_jobs_read_ahead_are_handed_back_unstarted_on_stop(redis: Redis, make_worker: WorkerFactory) -> None:
+    gate = asyncio.Event()
+    started: list[str] = []
+
+    async def hold(payload: Payload, ctx: JobContext) -> None:
+        started.append(ctx.job_id)
+        if payload.n == 1:
+            await gate.wait()
+
+    worker = make_worker(hold, options=WorkerOptions(read_ahead=3))
+    await worker.start()
+    # Quick jobs first: a worker reads ahead only once it has seen that its jobs are short.
+    await enqueue(redis, *(queued_job(f"warm{i}") for i in range(5)))
+    await wait_until(lambda: _completed_count(redis, 5))
+    await enqueue(redis, queued_job("r0", payload={"n": 1}), *(queued_job(f"r{i}") for i in range(1, 4)))
+
+    async def first_started_rest_read() -> bool:
+        pending = int((await redis.xpending(queue_stream("test-queue"), JOB_GROUP))["pending"])
+        return started[-1] == "r0" and pending == 4
+
+    await wait_until(first_started_rest_read)
+    stopping = asyncio.create_task(worker.stop(drain_timeout=10.0))
+    await wait_until(lambda: _not_taking(worker))
+    gate.set()
+    await stopping
+
+    assert "r1" not in started
+    assert "r0" in [e.job_id for e in await job_events(redis) if isinstance(e, JobCompleted)]
+    assert (await redis.xpending(queue_stream("test-queue"), JOB_GROUP))["pending"] == 0
+    entries = await redis.xrange(queue_stream("test-queue"))
+    handed_back = [QueuedJob.model_validate_json(fields[b"job"]) for _, fields in entries]
+    assert [(job.job_id, job.attempt) for job in handed_back] == [("r1", 1), ("r2", 1), ("r3", 1)]
+    assert await kinds(redis, "r1") == []
+
+
+async def test_a_worker_whose_jobs_are_slow_reads_no_more_than_its_free_slots(
+    redis: Redis, make_worker: WorkerFactory
+) -> None:
+    pending_at_start: list[int] = []
+
+    async def slow(payload: Payload, ctx: JobContext) -> None:
+        pending_at_start.append(int((await redis.xpending(queue_stream("test-queue"), JOB_GROUP))["pending"]))
+        # Simulated slow work: longer than the read-ahead horizon.
+        await asyncio.sleep(0.1)
+
+    worker = make_worker(slow, concurrency=2, options=WorkerOptions(read_ahead=4))
+    await worker.start()
+    await enqueue(redis, *(queued_job(f"s{i}") for i in range(6)))
+
+    await wait_until(lambda: settled(redis))
+
+    assert len(pending_at_start) == 6
+    assert max(pending_at_start) <= 2
 
 
 async def test_service_hooks_start_workers_and_drain_them_on_shutdown(redis: Redis, make_worker: WorkerFactory) -> None:

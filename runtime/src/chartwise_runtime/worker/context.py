@@ -29,7 +29,9 @@ class JobContext:
         self._report_progress = report_progress
         self._ledger = ledger
         self._sequence = 0
-        self._cancelled = asyncio.Event()
+        # Made on first wait: most runs are never waited on, and a job's context is made on the hot path.
+        self._cancelled: asyncio.Event | None = None
+        self._is_cancelled = False
         self.cancel_reason = ""
 
     @property
@@ -55,10 +57,14 @@ class JobContext:
 
     @property
     def cancelled(self) -> bool:
-        return self._cancelled.is_set()
+        return self._is_cancelled
 
     async def wait_cancelled(self) -> None:
         """Returns when the job is cancelled (or this worker lost it); for racing long waits against it."""
+        if self._cancelled is None:
+            self._cancelled = asyncio.Event()
+            if self._is_cancelled:
+                self._cancelled.set()
         await self._cancelled.wait()
 
     def raise_if_cancelled(self) -> None:
@@ -68,9 +74,11 @@ class JobContext:
 
     def cancel(self, reason: str) -> None:
         """Signals the handler to stop; called by the worker, not by handlers."""
-        if not self._cancelled.is_set():
+        if not self._is_cancelled:
+            self._is_cancelled = True
             self.cancel_reason = reason
-            self._cancelled.set()
+            if self._cancelled is not None:
+                self._cancelled.set()
 
     @asynccontextmanager
     async def once(self, effect: str) -> AsyncIterator[bool]:

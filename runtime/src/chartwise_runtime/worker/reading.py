@@ -56,10 +56,10 @@ class QueueReader:
         args: list[str | int] = [JOB_GROUP, self._consumer, count, QUEUE_ENTRY_FIELD, self._cancel_prefix]
         rows: list[Any] = await self._read_now(keys=[self._stream], args=args)
         if rows:
-            return [Delivery(row[0], _fields(row[1]), 1, cancelled=bool(row[2])) for row in rows]
+            return [Delivery(row[0], _fields(row[1]), cancelled=bool(row[2])) for row in rows]
         reply: Any = await self._blocking.xreadgroup(
             JOB_GROUP, self._consumer, {self._stream: ">"}, count=count, block=block_ms
         )
         if not reply:
             return []
-        return [Delivery(entry_id, fields, 1) for entry_id, fields in reply[0][1]]
+        return [Delivery(entry_id, fields) for entry_id, fields in reply[0][1]]

@@ -1,7 +1,9 @@
 """A worker runs one queue's jobs: batched reads, a hard concurrency cap, a shared rate limit, leases.
 
-Reads take as many entries as there are free slots (and free starts under the rate limit); outcomes are
-written by the outbox in batches. An entry is acked only together with the event of its outcome.
+One task takes entries (the free slots, plus a read-ahead paced to what will start soon; exactly the granted
+starts under a rate limit) into a local queue; a fixed pool of `concurrency` runner tasks executes them.
+Each run's start (`JobActive` and its start mark) is durable before its handler is called; outcomes are
+written by the outbox in batches, and an entry is acked only together with the event of its outcome.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -38,7 +41,7 @@ from chartwise_runtime.worker.backoff import retry_delay_ms
 from chartwise_runtime.worker.context import JobContext
 from chartwise_runtime.worker.dead_letters import DEFAULT_DEAD_LETTER_CAP, DeadLetters
 from chartwise_runtime.worker.errors import DoNotRetry, JobCancelledError
-from chartwise_runtime.worker.events import new_event
+from chartwise_runtime.worker.events import EncodedEvent, encoded_event, new_event
 from chartwise_runtime.worker.idempotency import DEFAULT_DONE_TTL_S, EffectLedger
 from chartwise_runtime.worker.leases import Delivery, Leases
 from chartwise_runtime.worker.limiter import RateLimit, SharedRateLimiter
@@ -56,6 +59,11 @@ _json_value: TypeAdapter[JsonValue] = TypeAdapter(JsonValue)
 
 log = get_logger(__name__)
 
+READ_AHEAD_HORIZON_S = 0.02
+"""A worker reads ahead at most the entries it will start within this time at its recent pace."""
+_PACE_WEIGHT = 0.2
+"""Weight of the latest run in the moving mean of run times."""
+
 
 @dataclass(frozen=True, slots=True)
 class WorkerOptions:
@@ -71,17 +79,19 @@ class WorkerOptions:
     """How often kit-kept retries (`LocalRetries`) are checked for being due."""
     done_ttl_s: int = DEFAULT_DONE_TTL_S
     """How long `ctx.once` remembers an applied effect."""
+    read_ahead: int | None = None
+    """Most entries read beyond the free slots and held unstarted; twice the concurrency unless set, 0 with a rate
+    limit. Only as many are read ahead as the worker will start within `READ_AHEAD_HORIZON_S` at its recent pace."""
 
     @property
     def heartbeat_s(self) -> float:
         return self.heartbeat_interval_s or self.visibility_timeout_s / 3
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class _Run:
     delivery: Delivery
     ctx: JobContext
-    task: asyncio.Task[None] | None = None
     lost: bool = False
 
 
@@ -154,13 +164,29 @@ class Worker(Generic[P]):
         if isinstance(limiter, tuple):
             limiter = RateLimit(*limiter)
         self._limiter = SharedRateLimiter(self._redis, queue, limiter) if limiter else None
+        # A start granted by the rate limit must happen at once, so a rate-limited worker never reads ahead.
+        read_ahead = self._options.read_ahead
+        if read_ahead is None:
+            read_ahead = 0 if limiter else 2 * concurrency
+        if read_ahead < 0 or (limiter and read_ahead):
+            raise ValueError("read_ahead must be >= 0, and 0 for a rate-limited worker")
+        self._max_read_ahead = read_ahead
+        self._mean_run_s: float | None = None
+        """Recent mean time a run holds its slot; unknown until runs finish, and no read-ahead until then."""
+        self._capacity = concurrency
+        self._low_water = 1
         self._ledger = EffectLedger(self._redis, ttl_s=self._options.done_ttl_s)
         self._hooks = _Hooks()
         self._running: dict[bytes, _Run] = {}
+        self._ready: deque[_Run] = deque()
+        """Admitted runs waiting for a runner, in read order; not started, so handed back on stop."""
         self._backlog: list[_Run] = []
-        self._slot_free = asyncio.Event()
+        """Runs held back by the rate limit."""
+        self._has_work = asyncio.Event()
+        self._room = asyncio.Event()
         self._stopping = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
+        self._runners: list[asyncio.Task[None]] = []
         self._loop_task: asyncio.Task[None] | None = None
         self._log = log.bind(queue=queue, consumer=consumer)
 
@@ -198,33 +224,39 @@ class Worker(Generic[P]):
         self._reader_id = int(await self._reader.client_id())
         pubsub = self._redis.pubsub()
         await pubsub.subscribe(CANCEL_CHANNEL)
+        name = f"worker:{self.consumer}"
         self._tasks = [
-            asyncio.create_task(self._outbox.run(), name=f"worker:{self.consumer}:outbox"),
-            asyncio.create_task(self._heartbeat(), name=f"worker:{self.consumer}:heartbeat"),
-            asyncio.create_task(self._listen_for_cancellations(pubsub), name=f"worker:{self.consumer}:cancellations"),
-            asyncio.create_task(self._release_retries(), name=f"worker:{self.consumer}:retries"),
+            asyncio.create_task(self._outbox.run(), name=f"{name}:outbox"),
+            asyncio.create_task(self._heartbeat(), name=f"{name}:heartbeat"),
+            asyncio.create_task(self._listen_for_cancellations(pubsub), name=f"{name}:cancellations"),
+            asyncio.create_task(self._release_retries(), name=f"{name}:retries"),
         ]
-        self._loop_task = asyncio.create_task(self._take_jobs(), name=f"worker:{self.consumer}:take")
-        self._log.info("worker started", concurrency=self.concurrency)
+        # A fixed pool of runners, one per slot: no task is created per job.
+        self._runners = [
+            asyncio.create_task(self._run_jobs(), name=f"{name}:runner:{i}") for i in range(self.concurrency)
+        ]
+        self._loop_task = asyncio.create_task(self._take_jobs(), name=f"{name}:take")
+        self._log.info("worker started", concurrency=self.concurrency, read_ahead=self._max_read_ahead)
 
     async def stop(self, drain_timeout: float = 10.0) -> None:
         """Takes no new jobs, lets running ones finish within `drain_timeout`, leaves the rest to be reclaimed."""
         if self._loop_task is None:
             return
         self._stopping.set()
-        self._slot_free.set()
+        self._room.set()
+        self._has_work.set()
         while not self._loop_task.done():
             await self._unblock_reader()
             await asyncio.wait({self._loop_task}, timeout=0.05)
         await asyncio.gather(self._loop_task, return_exceptions=True)
-        tasks = [run.task for run in self._running.values() if run.task is not None]
-        if tasks:
-            _, unfinished = await asyncio.wait(tasks, timeout=drain_timeout)
+        if self._runners:
+            _, unfinished = await asyncio.wait(self._runners, timeout=drain_timeout)
+            left = len(self._running)
             for task in unfinished:
                 task.cancel()
             await asyncio.gather(*unfinished, return_exceptions=True)
-            if unfinished:
-                self._log.warning("jobs left pending for another worker", count=len(unfinished))
+            if left:
+                self._log.warning("jobs left pending for another worker", count=left)
         await self._outbox.close()
         outbox_task, *others = self._tasks
         for task in others:
@@ -256,15 +288,15 @@ class Worker(Generic[P]):
         next_claim = 0.0
         while not self._stopping.is_set():
             try:
-                free = self.concurrency - len(self._running)
-                if free <= 0:
-                    self._slot_free.clear()
-                    await self._slot_free.wait()
-                    continue
                 if self._backlog:
                     await self._start_backlog()
                     continue
-                wanted = free
+                self._pace_read_ahead()
+                wanted = self._capacity - len(self._ready) - len(self._running)
+                if wanted <= 0 or len(self._ready) >= self._low_water:
+                    self._room.clear()
+                    await self._room.wait()
+                    continue
                 if self._limiter is not None:
                     grant = await self._limiter.acquire(0)
                     if grant.free == 0:
@@ -284,13 +316,25 @@ class Worker(Generic[P]):
             except RedisError as error:
                 self._log.warning("reading the queue failed; retrying", error=repr(error))
                 await self._pause(0.5)
-        returned = await self._leases.hand_back([run.delivery.entry_id for run in self._backlog])
+        unstarted = [run.delivery.entry_id for run in (*self._ready, *self._backlog)]
+        self._ready.clear()
         self._backlog.clear()
+        returned = await self._leases.hand_back(unstarted)
         if returned:
             self._log.info("handed back jobs never started", count=returned)
 
+    def _pace_read_ahead(self) -> None:
+        """Reads ahead only what this worker will start soon, so slow jobs are never held from idle replicas."""
+        if self._max_read_ahead == 0 or self._mean_run_s is None:
+            read_ahead = 0
+        else:
+            soon = self.concurrency * READ_AHEAD_HORIZON_S / max(self._mean_run_s, 1e-6)
+            read_ahead = min(self._max_read_ahead, int(soon))
+        self._capacity = self.concurrency + read_ahead
+        self._low_water = max(1, min(self.concurrency, read_ahead))
+
     async def _admit(self, deliveries: list[Delivery]) -> None:
-        """Turns fresh deliveries into runs: drops unreadable, exhausted and cancelled jobs, starts the rest."""
+        """Turns fresh deliveries into runs: drops unreadable, exhausted and cancelled jobs, queues the rest."""
         runs: list[_Run] = []
         for delivery in deliveries:
             run = self._prepare(delivery)
@@ -314,18 +358,24 @@ class Worker(Generic[P]):
             granted = (await self._limiter.acquire(len(runnable))).granted
             runnable, held = runnable[:granted], runnable[granted:]
             self._backlog.extend(held)
-        for run in runnable:
-            self._start(run)
+        if runnable:
+            self._ready.extend(runnable)
+            self._has_work.set()
 
     async def _start_backlog(self) -> None:
-        free = self.concurrency - len(self._running)
+        free = self.concurrency - len(self._running) - len(self._ready)
+        if free <= 0:
+            self._room.clear()
+            await self._room.wait()
+            return
         candidates = self._backlog[:free]
         grant = await self._limiter.acquire(len(candidates)) if self._limiter else None
         granted = len(candidates) if grant is None else grant.granted
-        for run in candidates[:granted]:
-            self._backlog.remove(run)
-            self._start(run)
-        if granted == 0 and grant is not None:
+        if granted:
+            del self._backlog[:granted]
+            self._ready.extend(candidates[:granted])
+            self._has_work.set()
+        elif grant is not None:
             await self._pause(grant.wait_s)
 
     def _prepare(self, delivery: Delivery) -> _Run | None:
@@ -340,9 +390,9 @@ class Worker(Generic[P]):
             self._outbox.park_raw(delivery.fields, error=f"unreadable queue entry: {error}")
             self._outbox.ack(delivery.entry_id)
             return None
-        # Every delivery after the first is a reclaim from a worker that stopped renewing its lease:
-        # that run counts as an attempt which failed.
-        attempt = job.attempt + delivery.deliveries - 1
+        # Runs of this entry that started and never recorded an outcome died with their workers: each is an
+        # attempt that failed. Entries a dead worker had read ahead but never started carry no start mark.
+        attempt = job.attempt + delivery.started
         ctx = JobContext(
             job, attempt=attempt, worker=self.consumer, report_progress=self._report_progress, ledger=self._ledger
         )
@@ -352,30 +402,52 @@ class Worker(Generic[P]):
             return None
         return run
 
-    def _start(self, run: _Run) -> None:
-        ctx = run.ctx
-        self._outbox.emit(
-            new_event(
-                JobActive,
-                actor=ctx.job.actor,
-                correlation_id=ctx.job.correlation_id,
-                job_id=ctx.job_id,
-                queue=ctx.queue,
-                name=ctx.name,
-                attempt=ctx.attempt,
-                worker=self.consumer,
-                started_at=datetime.now(UTC),
-            )
+    async def _run_jobs(self) -> None:
+        """One runner: takes the next admitted run and executes it, until the worker stops."""
+        ready = self._ready
+        while True:
+            if self._stopping.is_set():
+                return
+            if ready:
+                run = ready.popleft()
+                if len(ready) < self._low_water:
+                    self._room.set()
+                await self._execute(run)
+                continue
+            self._has_work.clear()
+            await self._has_work.wait()
+
+    def _active(self, ctx: JobContext) -> EncodedEvent[JobActive]:
+        job = ctx.job
+        now = datetime.now(UTC)
+        return encoded_event(
+            JobActive,
+            actor=job.actor,
+            correlation_id=job.correlation_id,
+            occurred_at=now,
+            job_id=job.job_id,
+            queue=job.queue,
+            name=job.name,
+            kind="JobActive",
+            attempt=ctx.attempt,
+            worker=self.consumer,
+            started_at=now,
         )
-        self._running[run.delivery.entry_id] = run
-        run.task = asyncio.create_task(self._execute(run), name=f"worker:{self.consumer}:job:{ctx.job_id}")
 
     # -- running one job ---------------------------------------------------------------------------
 
     async def _execute(self, run: _Run) -> None:
         ctx = run.ctx
         job = ctx.job
+        entry_id = run.delivery.entry_id
+        self._running[entry_id] = run
+        began = 0.0
         try:
+            # The start is durable before the handler runs, so a run that dies with its worker is counted.
+            await self._outbox.start(self._active(ctx), entry_id, run.delivery.started + 1)
+            if run.lost:
+                return
+            began = time.perf_counter()
             try:
                 payload = self._payload_type.model_validate(job.payload)
             except ValidationError as error:
@@ -397,29 +469,39 @@ class Worker(Generic[P]):
         else:
             await self._completed(run, value)
         finally:
-            self._running.pop(run.delivery.entry_id, None)
-            self._slot_free.set()
+            self._running.pop(entry_id, None)
+            if began:
+                took = time.perf_counter() - began
+                mean = self._mean_run_s
+                self._mean_run_s = took if mean is None else mean + _PACE_WEIGHT * (took - mean)
+            if len(self._ready) < self._low_water:
+                self._room.set()
 
     async def _completed(self, run: _Run, value: JsonValue) -> None:
         if run.lost:
             self._log.warning("finished a job another worker had reclaimed", job_id=run.ctx.job_id)
             return
         job = run.ctx.job
-        event = new_event(
+        now = datetime.now(UTC)
+        encoded = encoded_event(
             JobCompleted,
             actor=job.actor,
             correlation_id=job.correlation_id,
+            occurred_at=now,
             job_id=job.job_id,
             queue=job.queue,
             name=job.name,
+            kind="JobCompleted",
             attempt=run.ctx.attempt,
             result=value,
-            finished_at=datetime.now(UTC),
+            finished_at=now,
         )
-        self._outbox.emit(event)
+        self._outbox.emit(encoded)
         self._outbox.ack(run.delivery.entry_id)
-        for hook in self._hooks.completed:
-            await self._call(hook, event)
+        if self._hooks.completed:
+            event = encoded.model()
+            for hook in self._hooks.completed:
+                await self._call(hook, event)
 
     async def _failed(self, run: _Run, error: str, *, retry: bool) -> None:
         if run.lost:
@@ -498,7 +580,7 @@ class Worker(Generic[P]):
     async def _heartbeat(self) -> None:
         while True:
             await asyncio.sleep(self._options.heartbeat_s)
-            held = [*self._running, *(run.delivery.entry_id for run in self._backlog)]
+            held = [*self._running, *(run.delivery.entry_id for run in (*self._ready, *self._backlog))]
             try:
                 lost = await self._leases.renew(held)
             except RedisError as error:
@@ -514,6 +596,8 @@ class Worker(Generic[P]):
             run.ctx.cancel("another worker reclaimed this job")
             self._log.warning("lease lost to another worker", job_id=run.ctx.job_id)
         self._backlog = [run for run in self._backlog if run.delivery.entry_id != entry_id]
+        for waiting in [waiting for waiting in self._ready if waiting.delivery.entry_id == entry_id]:
+            self._ready.remove(waiting)
 
     async def _listen_for_cancellations(self, pubsub: Any) -> None:
         try:
@@ -530,9 +614,12 @@ class Worker(Generic[P]):
         for run in self._running.values():
             if run.ctx.job_id == job_id:
                 run.ctx.cancel("cancelled")
-        waiting = [run for run in self._backlog if run.ctx.job_id == job_id]
+        waiting = [run for run in (*self._ready, *self._backlog) if run.ctx.job_id == job_id]
         for run in waiting:
-            self._backlog.remove(run)
+            if run in self._backlog:
+                self._backlog.remove(run)
+            else:
+                self._ready.remove(run)
             self._record_cancelled(run, "cancelled before it started")
 
     async def _release_retries(self) -> None:
