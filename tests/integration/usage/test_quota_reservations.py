@@ -40,6 +40,35 @@ async def test_200_concurrent_reservations_against_a_limit_of_10_grant_exactly_1
     assert (await usage_of(usage, "u1"))[QuotaWindow.MONTHLY] == (0, 10)
 
 
+async def test_concurrent_requests_for_the_same_analysis_reserve_once_and_get_the_same_answer(usage: Usage) -> None:
+    answers = await asyncio.gather(*(usage.quota.reserve(user_id="u1", analysis_id="a1", units=1) for _ in range(5)))
+
+    assert all(answer == answers[0] for answer in answers)
+    assert (await usage_of(usage, "u1"))[QuotaWindow.MONTHLY] == (0, 1)
+
+
+async def test_concurrent_first_reservations_of_many_users_each_load_and_count_once(usage: Usage) -> None:
+    users = [f"u{n}" for n in range(20)]
+
+    await asyncio.gather(
+        *(usage.quota.reserve(user_id=user, analysis_id=f"{user}-a{i}", units=1) for user in users for i in range(3))
+    )
+
+    for user in users:
+        assert (await usage_of(usage, user))[QuotaWindow.MONTHLY] == (0, 3)
+
+
+@pytest.mark.parametrize("tiers", [TEN_A_MONTH])
+async def test_a_full_user_does_not_hold_back_others_reserving_at_the_same_time(usage: Usage) -> None:
+    for i in range(10):
+        await usage.quota.reserve(user_id="full", analysis_id=f"f{i}", units=1)
+
+    results = await asyncio.gather(*(grant(usage, user, f"{user}-{i}") for i in range(5) for user in ("full", "other")))
+
+    assert results == [False, True] * 5
+    assert (await usage_of(usage, "other"))[QuotaWindow.MONTHLY] == (0, 5)
+
+
 async def test_asking_twice_for_the_same_analysis_answers_the_same_and_reserves_once(usage: Usage) -> None:
     first = await usage.quota.reserve(user_id="u1", analysis_id="a1", units=1)
     second = await usage.quota.reserve(user_id="u1", analysis_id="a1", units=1)

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 from redis.asyncio import Redis
 
 from chartwise_usage import scripts
+from chartwise_usage.batching import BatchSender
 from chartwise_usage.plans import Tier
 from chartwise_usage.windows import Windows
 
@@ -16,6 +16,9 @@ PREFIX = "chartwise:usage:"
 DEADLINES = f"{PREFIX}deadlines"
 COUNTER_GRACE = timedelta(days=1)
 """Counters outlive their window by this much, so late commits still land in the window they were reserved in."""
+COUNTER_GRACE_MS = int(COUNTER_GRACE.total_seconds() * 1000)
+RESERVE_BATCH = 256
+"""Most reservations sent in one script call; a bigger batch would hold Redis for longer at a time."""
 
 
 class CountersNotLoaded(Exception):
@@ -95,15 +98,23 @@ class WindowCount:
     used: int
 
 
-def _pairs(flat: list[Any]) -> dict[str, str]:
-    return {str(flat[i]): str(flat[i + 1]) for i in range(0, len(flat), 2)}
+def _pairs(flat: list[str]) -> dict[str, str]:
+    """A hash as HGETALL flattens it (the client decodes replies to str)."""
+    return dict(zip(flat[::2], flat[1::2], strict=True))
+
+
+@dataclass(frozen=True, slots=True)
+class _ReserveRequest:
+    keys: tuple[str, str, str, str, str]
+    args: tuple[str | int, ...]
 
 
 class QuotaLedger:
     def __init__(self, redis: Redis, *, settled_ttl: timedelta) -> None:
         self._redis = redis
         self._settled_ttl_ms = int(settled_ttl.total_seconds() * 1000)
-        self._reserve = redis.register_script(scripts.RESERVE)
+        self._reserve_many = redis.register_script(scripts.RESERVE_MANY)
+        self._reservations = BatchSender(self._reserve_batch, max_batch=RESERVE_BATCH)
         self._commit = redis.register_script(scripts.COMMIT)
         self._release = redis.register_script(scripts.RELEASE)
         self._count_orphan = redis.register_script(scripts.COUNT_ORPHAN)
@@ -122,28 +133,38 @@ class QuotaLedger:
     ) -> Reservation:
         """Checks every window and reserves in one step, or returns the verdict given earlier for this analysis."""
         day, month, total = counter_keys(user_id, windows)
-        keys = [reservation_key(analysis_id), day, month, total, loaded_key(user_id), DEADLINES]
-        args: list[str | int] = [
-            analysis_id,
-            user_id,
-            units,
-            _limit(tier.daily),
-            _limit(tier.monthly),
-            _limit(tier.total),
-            _ms(windows.day.end),
-            _ms(windows.month.end),
-            _ms(deadline),
-            tier.name,
-            tier.max_charts_per_analysis,
-            self._settled_ttl_ms,
-            int(COUNTER_GRACE.total_seconds() * 1000),
-            _ms(now),
-        ]
-        outcome, flat = await self._reserve(keys=keys, args=args)
+        request = _ReserveRequest(
+            keys=(reservation_key(analysis_id), day, month, total, loaded_key(user_id)),
+            args=(
+                analysis_id,
+                user_id,
+                units,
+                _limit(tier.daily),
+                _limit(tier.monthly),
+                _limit(tier.total),
+                _ms(windows.day.end),
+                _ms(windows.month.end),
+                _ms(deadline),
+                _ms(now),
+                tier.name,
+                tier.max_charts_per_analysis,
+            ),
+        )
+        outcome, flat = await self._reservations.submit(request)
         if outcome == "load":
             raise CountersNotLoaded(user_id)
         fields = _pairs(flat)
         return Reservation(analysis_id, fields["status"], fields)
+
+    async def _reserve_batch(self, requests: list[_ReserveRequest]) -> list[tuple[str, list[str]]]:
+        """One script call for every reservation waiting: one round trip, each reservation still atomic."""
+        keys: list[str] = [DEADLINES]
+        args: list[str | int] = [self._settled_ttl_ms, COUNTER_GRACE_MS]
+        for request in requests:
+            keys.extend(request.keys)
+            args.extend(request.args)
+        answers: list[tuple[str, list[str]]] = await self._reserve_many(keys=keys, args=args)
+        return answers
 
     async def commit(self, analysis_id: str) -> tuple[str, Reservation | None]:
         """Turns a reservation into usage: `committed`, `already-<status>`, or `missing` (no reservation)."""
@@ -178,7 +199,7 @@ class QuotaLedger:
                 units,
                 _ms(windows.day.end),
                 _ms(windows.month.end),
-                int(COUNTER_GRACE.total_seconds() * 1000),
+                COUNTER_GRACE_MS,
                 self._settled_ttl_ms,
             ],
         )
@@ -196,7 +217,7 @@ class QuotaLedger:
             total,
             _ms(windows.day.end),
             _ms(windows.month.end),
-            int(COUNTER_GRACE.total_seconds() * 1000),
+            COUNTER_GRACE_MS,
         ]
         return bool(await self._load(keys=keys, args=args))
 

@@ -13,7 +13,7 @@ from chartwise_usage.directory import PlanDirectory
 from chartwise_usage.ledger import CountersNotLoaded, QuotaLedger, Reservation, WindowCount
 from chartwise_usage.plans import EffectivePlan
 from chartwise_usage.storage import UsageRecords
-from chartwise_usage.windows import Windows, windows_at
+from chartwise_usage.windows import WindowCache, Windows
 
 log = get_logger(__name__)
 
@@ -43,6 +43,7 @@ class QuotaService:
         self._records = records
         self._clock = clock
         self._reservation_ttl = reservation_ttl
+        self._window_cache = WindowCache()
 
     async def reserve(self, *, user_id: str, analysis_id: str, units: int) -> Granted:
         """Reserves quota for one analysis, or raises `QuotaExceeded` naming the window that is full."""
@@ -156,9 +157,8 @@ class QuotaService:
         if await self._ledger.load(user_id=user_id, windows=windows, day=day, month=month, total=total):
             log.info("rebuilt quota counters from the usage records", user_id=user_id, total=total)
 
-    @staticmethod
-    def _windows(plan: EffectivePlan, now: datetime) -> Windows:
-        return windows_at(now, time_zone=plan.time_zone, billing_anchor=plan.billing_anchor)
+    def _windows(self, plan: EffectivePlan, now: datetime) -> Windows:
+        return self._window_cache.at(now, time_zone=plan.time_zone, billing_anchor=plan.billing_anchor)
 
 
 def _window(

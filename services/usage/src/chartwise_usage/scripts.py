@@ -8,41 +8,55 @@ no longer exists belongs to a window that has ended and is never recreated.
 
 from __future__ import annotations
 
-# KEYS: res, day, month, total, loaded, deadlines
-# ARGV: analysis id, user, units, daily, monthly, total (limits, -1 = unlimited), day reset ms, month reset ms,
-#       deadline ms, plan, max charts, settled ttl ms, counter grace ms, now ms
-RESERVE = """
-if redis.call('EXISTS', KEYS[1]) == 1 then
-  return {'existing', redis.call('HGETALL', KEYS[1])}
-end
-if redis.call('EXISTS', KEYS[5]) == 0 then
-  return {'load', {}}
-end
-local units = tonumber(ARGV[3])
+# Reserves for a batch of analyses, each exactly as if alone: in order, each sees the ones before it.
+# KEYS: deadlines, then per reservation: res, day, month, total, loaded
+# ARGV: settled ttl ms, counter grace ms, then per reservation RESERVE_ARGS values: analysis id, user, units,
+#       daily, monthly, total (limits, -1 = unlimited), day reset ms, month reset ms, deadline ms, now ms, plan,
+#       max charts
+# Answers per reservation {outcome, record}: 'reserved' or 'denied' with the record just written, 'existing'
+# with the record of an earlier request, or 'load' (no counters for the user yet) with nothing.
+RESERVE_ARGS = 12
+RESERVE_MANY = """
+local settled_ttl, grace = ARGV[1], tonumber(ARGV[2])
 local names = {'daily', 'monthly', 'total'}
-local resets = {ARGV[7], ARGV[8], ''}
-for i = 1, 3 do
-  local held = tonumber(redis.call('HGET', KEYS[i + 1], 'held') or '0')
-  local limit = tonumber(ARGV[i + 3])
-  if limit >= 0 and held + units > limit then
-    redis.call('HSET', KEYS[1], 'status', 'denied', 'user', ARGV[2], 'units', ARGV[3], 'window', names[i],
-      'limit', ARGV[i + 3], 'used', tostring(held), 'resets_at', resets[i], 'plan', ARGV[10],
-      'max_charts', ARGV[11])
-    redis.call('PEXPIRE', KEYS[1], ARGV[12])
-    return {'denied', redis.call('HGETALL', KEYS[1])}
+local function reserve(k, a)
+  local res = KEYS[k + 1]
+  if redis.call('EXISTS', res) == 1 then
+    return {'existing', redis.call('HGETALL', res)}
   end
+  if redis.call('EXISTS', KEYS[k + 5]) == 0 then
+    return {'load', {}}
+  end
+  local units = tonumber(ARGV[a + 3])
+  local resets = {ARGV[a + 7], ARGV[a + 8], ''}
+  for i = 1, 3 do
+    local held = tonumber(redis.call('HGET', KEYS[k + 1 + i], 'held') or '0')
+    local limit = tonumber(ARGV[a + 3 + i])
+    if limit >= 0 and held + units > limit then
+      redis.call('HSET', res, 'status', 'denied', 'user', ARGV[a + 2], 'units', ARGV[a + 3], 'window', names[i],
+        'limit', ARGV[a + 3 + i], 'used', tostring(held), 'resets_at', resets[i], 'plan', ARGV[a + 11],
+        'max_charts', ARGV[a + 12])
+      redis.call('PEXPIRE', res, settled_ttl)
+      return {'denied', redis.call('HGETALL', res)}
+    end
+  end
+  for i = 2, 4 do
+    redis.call('HINCRBY', KEYS[k + i], 'held', units)
+  end
+  redis.call('PEXPIREAT', KEYS[k + 2], tonumber(ARGV[a + 7]) + grace)
+  redis.call('PEXPIREAT', KEYS[k + 3], tonumber(ARGV[a + 8]) + grace)
+  redis.call('HSET', res, 'status', 'reserved', 'user', ARGV[a + 2], 'units', ARGV[a + 3], 'day', KEYS[k + 2],
+    'month', KEYS[k + 3], 'total', KEYS[k + 4], 'deadline', ARGV[a + 9], 'reserved_at', ARGV[a + 10],
+    'plan', ARGV[a + 11], 'max_charts', ARGV[a + 12])
+  redis.call('ZADD', KEYS[1], ARGV[a + 9], ARGV[a + 1])
+  return {'reserved', redis.call('HGETALL', res)}
 end
-for i = 2, 4 do
-  redis.call('HINCRBY', KEYS[i], 'held', units)
+local answers = {}
+for n = 0, (#ARGV - 2) / STRIDE - 1 do
+  answers[n + 1] = reserve(1 + n * 5, 2 + n * STRIDE)
 end
-redis.call('PEXPIREAT', KEYS[2], tonumber(ARGV[7]) + tonumber(ARGV[13]))
-redis.call('PEXPIREAT', KEYS[3], tonumber(ARGV[8]) + tonumber(ARGV[13]))
-redis.call('HSET', KEYS[1], 'status', 'reserved', 'user', ARGV[2], 'units', ARGV[3], 'day', KEYS[2],
-  'month', KEYS[3], 'total', KEYS[4], 'deadline', ARGV[9], 'reserved_at', ARGV[14], 'plan', ARGV[10],
-  'max_charts', ARGV[11])
-redis.call('ZADD', KEYS[6], ARGV[9], ARGV[1])
-return {'reserved', redis.call('HGETALL', KEYS[1])}
-"""
+return answers
+""".replace("STRIDE", str(RESERVE_ARGS))
 
 # KEYS: res, deadlines   ARGV: analysis id, settled ttl ms
 COMMIT = """

@@ -70,6 +70,34 @@ def windows_at(now: datetime, *, time_zone: str, billing_anchor: datetime | None
     return Windows(day=day_span(now, time_zone), month=month)
 
 
+class WindowCache:
+    """Remembers the windows per time zone and billing anchor while `now` stays inside them.
+
+    Computing them costs zone arithmetic on every reservation; users share a few zones and anchors, and a
+    window only changes at its end, so a cached answer is checked against both spans and recomputed when
+    `now` falls outside either (forwards or backwards).
+    """
+
+    def __init__(self, *, max_entries: int = 10_000) -> None:
+        self._max_entries = max_entries
+        self._cached: dict[tuple[str, datetime | None], Windows] = {}
+
+    def at(self, now: datetime, *, time_zone: str, billing_anchor: datetime | None) -> Windows:
+        key = (time_zone, billing_anchor)
+        cached = self._cached.get(key)
+        if cached is not None and _contains(cached.day, now) and _contains(cached.month, now):
+            return cached
+        windows = windows_at(now, time_zone=time_zone, billing_anchor=billing_anchor)
+        if len(self._cached) >= self._max_entries:
+            self._cached.clear()
+        self._cached[key] = windows
+        return windows
+
+
+def _contains(span: Span, moment: datetime) -> bool:
+    return span.start <= moment < span.end
+
+
 def add_months(moment: datetime, months: int) -> datetime:
     """`moment` moved by whole months, keeping the day of month where it exists, else the month's last day."""
     index = moment.year * 12 + (moment.month - 1) + months
