@@ -17,6 +17,11 @@ from redis.exceptions import ResponseError
 from chartwise_contracts import StreamSpec
 from chartwise_runtime.settings import ServiceSettings
 
+BROKER_MAX_CONNECTIONS = 1_000
+"""Every stream subscriber holds a connection in a blocking read; a service has dozens of them."""
+
+IDLE_BLOCK_MS = 1_000
+
 H = TypeVar("H", bound=Callable[..., Awaitable[Any]])
 
 
@@ -46,6 +51,7 @@ def make_broker(settings: ServiceSettings, *, metrics: CollectorRegistry | None 
         middlewares.insert(0, RedisPrometheusMiddleware(registry=metrics, app_name=settings.service_name))
     return RedisBroker(
         settings.redis_url,
+        max_connections=BROKER_MAX_CONNECTIONS,
         middlewares=middlewares,
         graceful_timeout=settings.shutdown_timeout_s,
         logger=structlog.stdlib.get_logger("faststream"),
@@ -53,8 +59,12 @@ def make_broker(settings: ServiceSettings, *, metrics: CollectorRegistry | None 
 
 
 def group_sub(stream: StreamSpec | str, *, group: str, consumer: str) -> StreamSub[Literal[False]]:
-    """New entries of a stream through a consumer group; an entry stays pending until its handler succeeds."""
-    return StreamSub(_name(stream), group=group, consumer=consumer)
+    """New entries of a stream through a consumer group; an entry stays pending until its handler succeeds.
+
+    A new entry ends the blocking read at once, so the long block costs no latency; it only keeps idle
+    subscribers from polling Redis ten times a second each.
+    """
+    return StreamSub(_name(stream), group=group, consumer=consumer, polling_interval=IDLE_BLOCK_MS)
 
 
 def reclaim_sub(stream: StreamSpec | str, *, group: str, consumer: str, idle_ms: int) -> StreamSub[Literal[False]]:

@@ -2,21 +2,31 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import functools
 import inspect
+import json
+import weakref
 from collections.abc import Awaitable, Callable
-from typing import Any, ParamSpec, TypeVar
+from typing import Any, ParamSpec, Protocol, TypeVar
+from uuid import uuid4
 
 from faststream.redis import RedisBroker
+from redis.asyncio.client import PubSub
 
 from chartwise_contracts import ErrorReply, Message, Reply
+from chartwise_runtime.broker import group_sub
 from chartwise_runtime.errors import DomainError, ServiceUnavailable, error_from_code
 from chartwise_runtime.logging import get_logger
 
 P = ParamSpec("P")
 R = TypeVar("R", bound=Reply)
+H = TypeVar("H", bound=Callable[..., Awaitable[Any]])
 
 RPC_STREAM_MAXLEN = 10_000
+RPC_CONCURRENCY = 4
+"""Requests of one operation a replica handles at once."""
 
 log = get_logger(__name__)
 
@@ -45,6 +55,95 @@ def replies_with_errors(handler: Callable[P, Awaitable[R]]) -> Callable[P, Await
     return wrapped
 
 
+class ReplyRouter:
+    """All replies to one process arrive on one pub/sub channel and are routed to their callers.
+
+    FastStream's own `request` subscribes a fresh pub/sub connection for every call, which caps a caller
+    near a hundred requests a second; here one subscription serves every request of the broker.
+    """
+
+    def __init__(self, broker: RedisBroker) -> None:
+        self._broker = broker
+        self.channel = f"chartwise.rpc.replies.{uuid4().hex}"
+        self._pending: dict[str, asyncio.Future[bytes]] = {}
+        self._listener: asyncio.Task[None] | None = None
+        self._lock = asyncio.Lock()
+        self._message_format = broker.config.broker_config.message_format
+
+    async def _ensure_listening(self) -> None:
+        if self._listener is not None and not self._listener.done():
+            return
+        async with self._lock:
+            if self._listener is not None and not self._listener.done():
+                return
+            client = await self._broker.connect()
+            pubsub = client.pubsub()
+            await pubsub.subscribe(self.channel)
+            self._listener = asyncio.create_task(self._listen(pubsub), name=f"rpc-replies-{self.channel}")
+
+    async def _listen(self, pubsub: PubSub) -> None:
+        try:
+            while True:
+                message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=None)
+                if message is None or message.get("type") != "message":
+                    continue
+                body, headers = self._message_format.parse(message["data"])
+                waiter = self._pending.get(str(headers.get("correlation_id", "")))
+                if waiter is not None and not waiter.done():
+                    waiter.set_result(body)
+        except Exception as error:  # noqa: BLE001 - every waiter learns that its reply can no longer arrive
+            for waiter in self._pending.values():
+                if not waiter.done():
+                    waiter.set_exception(ServiceUnavailable(f"reply channel lost: {error!r}"))
+        finally:
+            with contextlib.suppress(Exception):
+                await pubsub.aclose()  # type: ignore[no-untyped-call]
+
+    async def request(self, message: Message, *, subject: str, timeout: float) -> bytes:
+        await self._ensure_listening()
+        routing_id = uuid4().hex
+        waiter: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
+        self._pending[routing_id] = waiter
+        try:
+            await self._broker.publish(
+                message, stream=subject, maxlen=RPC_STREAM_MAXLEN, reply_to=self.channel, correlation_id=routing_id
+            )
+            return await asyncio.wait_for(waiter, timeout)
+        finally:
+            self._pending.pop(routing_id, None)
+
+
+_routers: weakref.WeakKeyDictionary[RedisBroker, ReplyRouter] = weakref.WeakKeyDictionary()
+
+
+def reply_router(broker: RedisBroker) -> ReplyRouter:
+    router = _routers.get(broker)
+    if router is None:
+        router = _routers[broker] = ReplyRouter(broker)
+    return router
+
+
+class Registrar(Protocol):
+    def subscriber(self, *args: Any, **kwargs: Any) -> Callable[[H], Any]: ...
+
+
+def serves_requests(
+    registrar: Registrar, subject: str, *, group: str, consumer: str, concurrency: int = RPC_CONCURRENCY
+) -> Callable[[H], H]:
+    """Registers a request handler that serves up to `concurrency` requests at once in this replica.
+
+    FastStream hands a stream subscriber one entry at a time, so each slot is a subscriber of its own
+    (consumer `<consumer>:<slot>` in the operation's group); replicas and slots share the requests.
+    """
+
+    def register(handler: H) -> H:
+        for slot in range(concurrency):
+            registrar.subscriber(stream=group_sub(subject, group=group, consumer=f"{consumer}:{slot}"))(handler)
+        return handler
+
+    return register
+
+
 async def request(
     broker: RedisBroker,
     message: Message,
@@ -59,16 +158,10 @@ async def request(
     within `timeout` seconds.
     """
     try:
-        response = await broker.request(
-            message,
-            stream=subject,
-            maxlen=RPC_STREAM_MAXLEN,
-            correlation_id=message.meta.correlation_id,
-            timeout=timeout,
-        )
+        raw = await reply_router(broker).request(message, subject=subject, timeout=timeout)
     except TimeoutError as error:
         raise ServiceUnavailable(f"{subject} did not answer within {timeout:g}s") from error
-    body = await response.decode()
+    body = json.loads(raw)
     if isinstance(body, dict) and body.get("kind") == "error":
         error_reply = ErrorReply.model_validate(body)
         raise error_from_code(error_reply.code, error_reply.message, error_reply.details)

@@ -32,9 +32,9 @@ from chartwise_contracts.analysis_api import (
     ShareAnalysis,
     SharedAnalysisReply,
 )
-from chartwise_runtime.broker import group_sub, reliable_subscriber
+from chartwise_runtime.broker import reliable_subscriber
 from chartwise_runtime.logging import get_logger
-from chartwise_runtime.rpc import replies_with_errors
+from chartwise_runtime.rpc import replies_with_errors, serves_requests
 
 log = get_logger(__name__)
 
@@ -57,8 +57,7 @@ def register_handlers(broker: RedisBroker, deps: HandlerDeps, *, consumer: str) 
         log.info("analysis accepted" if created else "analysis request seen again", analysis_id=msg.analysis_id)
 
     def serves(subject: str, handler: Callable[..., Awaitable[Any]]) -> None:
-        sub = group_sub(subject, group=Groups.ANALYSIS, consumer=consumer)
-        broker.subscriber(stream=sub)(replies_with_errors(handler))
+        serves_requests(broker, subject, group=Groups.ANALYSIS, consumer=consumer)(replies_with_errors(handler))
 
     async def get_analysis(msg: GetAnalysis) -> AnalysisReply:
         analysis = await queries.get_analysis(store, user_id=msg.user_id, analysis_id=msg.analysis_id)

@@ -29,9 +29,8 @@ from chartwise_journal import service
 from chartwise_journal.invalid_requests import InvalidRequestReplies
 from chartwise_journal.public import stats_reply, trade_public
 from chartwise_journal.repository import TradeStore
-from chartwise_runtime.broker import group_sub
 from chartwise_runtime.errors import InvalidInput
-from chartwise_runtime.rpc import replies_with_errors
+from chartwise_runtime.rpc import replies_with_errors, serves_requests
 
 GROUP = "journal"
 
@@ -43,7 +42,7 @@ def build_router(store: TradeStore, *, consumer: str) -> RedisRouter:
     router = RedisRouter(middlewares=[InvalidRequestReplies])
 
     def serves(subject: str) -> Callable[[Handler], Any]:
-        return router.subscriber(stream=group_sub(subject, group=GROUP, consumer=consumer))
+        return serves_requests(router, subject, group=GROUP, consumer=consumer)
 
     @serves(JournalRpc.ADD_TRADE)
     @replies_with_errors

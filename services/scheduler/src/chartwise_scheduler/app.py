@@ -40,10 +40,10 @@ from chartwise_contracts.scheduler import (
     UpsertScheduleReply,
 )
 from chartwise_contracts.streams import rpc_subject
-from chartwise_runtime.broker import group_sub, reclaim_sub, reliable_subscriber
+from chartwise_runtime.broker import reclaim_sub, reliable_subscriber
 from chartwise_runtime.errors import DomainError
 from chartwise_runtime.logging import get_logger
-from chartwise_runtime.rpc import replies_with_errors
+from chartwise_runtime.rpc import replies_with_errors, serves_requests
 from chartwise_runtime.service import ServiceRuntime
 from chartwise_runtime.worker import JobContext, Worker
 from chartwise_scheduler import handlers
@@ -138,8 +138,9 @@ async def ensure_groups(redis: Redis) -> None:
 def register_handlers(broker: RedisBroker, scheduler: Scheduler, settings: Settings) -> None:
     def serve_rpc(op: str, handler: Callable[..., Awaitable[Reply]]) -> None:
         subject = rpc_subject(SCHEDULER_SERVICE, op)
-        sub = group_sub(subject, group=Groups.SCHEDULER, consumer=settings.consumer_name)
-        broker.subscriber(stream=sub)(replies_with_errors(handler))
+        serves_requests(broker, subject, group=Groups.SCHEDULER, consumer=settings.consumer_name)(
+            replies_with_errors(handler)
+        )
 
     signal_ttl_ms = settings.cancel_signal_ttl_s * 1000
 

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
-from typing import Annotated, Literal
+from typing import Annotated, Any
 
 from faststream.asgi import AsgiFastStream
-from faststream.redis import RedisBroker, StreamSub
+from faststream.redis import RedisBroker
 from pydantic import Field
 from redis.asyncio import Redis
 from redis.exceptions import ResponseError
@@ -32,8 +33,8 @@ from chartwise_contracts.usage import (
     UsageOverview,
     UsageReport,
 )
-from chartwise_runtime.broker import group_sub, reliable_subscriber
-from chartwise_runtime.rpc import replies_with_errors
+from chartwise_runtime.broker import reliable_subscriber
+from chartwise_runtime.rpc import replies_with_errors, serves_requests
 from chartwise_runtime.service import ServiceRuntime
 from chartwise_usage import handlers
 from chartwise_usage.billing import StripeSdkBilling, make_stripe_client
@@ -154,43 +155,46 @@ async def ensure_groups(redis: Redis) -> None:
                 raise
 
 
+Handler = Callable[..., Awaitable[Any]]
+
+
 def register_handlers(broker: RedisBroker, usage: Usage, *, consumer: str) -> None:
     """Subscribes the request/reply operations and the event consumers, all in consumer group `usage`."""
 
-    def rpc(operation: str) -> StreamSub[Literal[False]]:
-        return group_sub(rpc_subject(USAGE_SERVICE, operation), group=Groups.USAGE, consumer=consumer)
+    def rpc(operation: str) -> Callable[[Handler], Handler]:
+        return serves_requests(broker, rpc_subject(USAGE_SERVICE, operation), group=Groups.USAGE, consumer=consumer)
 
-    @broker.subscriber(stream=rpc("ReserveQuota"))
+    @rpc("ReserveQuota")
     @replies_with_errors
     async def reserve_quota(command: ReserveQuota) -> QuotaReserved:
         return await handlers.reserve_quota(command, usage)
 
-    @broker.subscriber(stream=rpc("GetUsage"))
+    @rpc("GetUsage")
     @replies_with_errors
     async def get_usage(query: GetUsage) -> UsageReport:
         return await handlers.get_usage(query, usage)
 
-    @broker.subscriber(stream=rpc("GetPlan"))
+    @rpc("GetPlan")
     @replies_with_errors
     async def get_plan(query: GetPlan) -> PlanDetails:
         return await handlers.get_plan(query, usage)
 
-    @broker.subscriber(stream=rpc("SetPlan"))
+    @rpc("SetPlan")
     @replies_with_errors
     async def set_plan(command: SetPlan) -> PlanDetails:
         return await handlers.set_plan(command, usage)
 
-    @broker.subscriber(stream=rpc("SetTimeZone"))
+    @rpc("SetTimeZone")
     @replies_with_errors
     async def set_time_zone(command: SetTimeZone) -> PlanDetails:
         return await handlers.set_time_zone(command, usage)
 
-    @broker.subscriber(stream=rpc("AdminUsageOverview"))
+    @rpc("AdminUsageOverview")
     @replies_with_errors
     async def admin_usage_overview(query: AdminUsageOverview) -> UsageOverview:
         return await handlers.admin_usage_overview(query, usage)
 
-    @broker.subscriber(stream=rpc("HandleStripeWebhook"))
+    @rpc("HandleStripeWebhook")
     @replies_with_errors
     async def handle_stripe_webhook(command: HandleStripeWebhook) -> StripeWebhookHandled:
         return await handlers.handle_stripe_webhook(command, usage)
