@@ -7,11 +7,13 @@ from collections.abc import AsyncIterator
 
 import pytest
 from faststream.redis import RedisBroker
+from redis.asyncio import Redis
 
 from chartwise_contracts import ErrorReply, Query, Reply
-from chartwise_runtime.broker import group_sub
+from chartwise_devtools.waiting import eventually
+from chartwise_runtime.broker import ensure_consumer_groups, group_sub
 from chartwise_runtime.errors import NotFound, ServiceUnavailable
-from chartwise_runtime.rpc import replies_with_errors, request
+from chartwise_runtime.rpc import replies_with_errors, request, serves_requests
 
 SUBJECT = "test.rpc.lookup"
 
@@ -77,3 +79,44 @@ async def test_concurrent_requests_each_get_their_own_reply(broker: RedisBroker)
 
 def test_error_reply_is_marked_so_callers_can_tell_it_apart() -> None:
     assert ErrorReply.new(code="not_found", message="m").kind == "error"
+
+
+async def test_many_requests_share_one_reply_subscription(broker: RedisBroker, redis: Redis) -> None:
+    await asyncio.gather(
+        *(request(broker, Lookup.new(key=f"k{i}"), subject=SUBJECT, reply_type=Found, timeout=5) for i in range(50))
+    )
+
+    channels = await redis.pubsub_channels("chartwise.rpc.replies.*")
+    assert len(channels) == 1
+
+
+async def test_an_operation_serves_several_requests_at_once(redis_url: str, redis: Redis) -> None:
+    server = RedisBroker(redis_url)
+    in_flight = 0
+    most_in_flight = 0
+    release = asyncio.Event()
+
+    @serves_requests(server, "test.rpc.slow", group="svc", consumer="c1", concurrency=3)
+    @replies_with_errors
+    async def slow(query: Lookup) -> Found:
+        nonlocal in_flight, most_in_flight
+        in_flight += 1
+        most_in_flight = max(most_in_flight, in_flight)
+        await release.wait()
+        in_flight -= 1
+        return query.cause(Found, key=query.key, value=0)
+
+    await ensure_consumer_groups(server, redis_url)
+    async with server:
+        await server.start()
+        calls = [
+            asyncio.create_task(
+                request(server, Lookup.new(key=str(i)), subject="test.rpc.slow", reply_type=Found, timeout=5)
+            )
+            for i in range(3)
+        ]
+        await eventually(lambda: most_in_flight == 3, message="requests were not served concurrently")
+        release.set()
+        replies = await asyncio.gather(*calls)
+
+    assert sorted(r.key for r in replies) == ["0", "1", "2"]
