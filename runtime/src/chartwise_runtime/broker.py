@@ -61,10 +61,12 @@ def make_broker(settings: ServiceSettings, *, metrics: CollectorRegistry | None 
 def group_sub(stream: StreamSpec | str, *, group: str, consumer: str) -> StreamSub[Literal[False]]:
     """New entries of a stream through a consumer group; an entry stays pending until its handler succeeds.
 
-    A new entry ends the blocking read at once, so the long block costs no latency; it only keeps idle
-    subscribers from polling Redis ten times a second each.
+    One entry is read at a time: FastStream handles a subscriber's entries one after another, and entries
+    read ahead would sit pending unhandled, where the reclaimer would take them for stalled. A new entry
+    ends the blocking read at once, so the long block costs no latency; it only keeps idle subscribers from
+    polling Redis ten times a second each.
     """
-    return StreamSub(_name(stream), group=group, consumer=consumer, polling_interval=IDLE_BLOCK_MS)
+    return StreamSub(_name(stream), group=group, consumer=consumer, polling_interval=IDLE_BLOCK_MS, max_records=1)
 
 
 def reclaim_sub(stream: StreamSpec | str, *, group: str, consumer: str, idle_ms: int) -> StreamSub[Literal[False]]:
@@ -82,15 +84,20 @@ def reliable_subscriber(
     group: str,
     consumer: str,
     reclaim_idle_ms: int = 30_000,
+    concurrency: int = 1,
 ) -> Callable[[H], H]:
     """Registers a handler for a stream's new entries and for entries another consumer left pending.
 
     Entries are acked only when the handler returns; one that raised stays pending and is delivered again
-    after `reclaim_idle_ms`, so handlers must be idempotent on the message id.
+    after `reclaim_idle_ms`, so handlers must be idempotent on the message id. With `concurrency` above 1,
+    that many entries are handled at once (each by a subscriber of its own, consumer `<consumer>:<n>`),
+    and their order is no longer kept.
     """
 
     def register(handler: H) -> H:
-        broker.subscriber(stream=group_sub(stream, group=group, consumer=consumer))(handler)
+        names = [consumer] if concurrency == 1 else [f"{consumer}:{slot}" for slot in range(concurrency)]
+        for name in names:
+            broker.subscriber(stream=group_sub(stream, group=group, consumer=name))(handler)
         broker.subscriber(stream=reclaim_sub(stream, group=group, consumer=consumer, idle_ms=reclaim_idle_ms))(handler)
         return handler
 

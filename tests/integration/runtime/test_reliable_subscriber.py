@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from faststream.redis import RedisBroker
 from redis.asyncio import Redis
 
@@ -78,3 +80,47 @@ async def test_events_published_before_the_service_first_starts_are_delivered(re
         await eventually(lambda: len(seen) == 2)
 
     assert seen == [1, 2]
+
+
+async def test_a_busy_consumer_holds_only_the_entry_it_is_handling(redis_url: str, redis: Redis) -> None:
+    broker = RedisBroker(redis_url)
+    release = asyncio.Event()
+    seen: list[int] = []
+
+    @reliable_subscriber(broker, STREAM, group="g", consumer="c1", reclaim_idle_ms=60_000)
+    async def handle(event: Happened) -> None:
+        seen.append(event.n)
+        await release.wait()
+
+    await ensure_consumer_groups(broker, redis_url)
+    async with broker:
+        await broker.start()
+        for n in range(5):
+            await broker.publish(Happened.new(n=n), stream=STREAM)
+        await eventually(lambda: seen == [0])
+        pending_while_busy = (await redis.xpending(STREAM, "g"))["pending"]
+        release.set()
+        await eventually(lambda: len(seen) == 5)
+
+    assert pending_while_busy == 1
+    assert seen == [0, 1, 2, 3, 4]
+
+
+async def test_concurrent_subscriber_handles_several_entries_at_once(redis_url: str, redis: Redis) -> None:
+    broker = RedisBroker(redis_url)
+    release = asyncio.Event()
+    in_flight: set[int] = set()
+
+    @reliable_subscriber(broker, STREAM, group="g", consumer="c1", concurrency=3)
+    async def handle(event: Happened) -> None:
+        in_flight.add(event.n)
+        await release.wait()
+
+    await ensure_consumer_groups(broker, redis_url)
+    async with broker:
+        await broker.start()
+        for n in range(3):
+            await broker.publish(Happened.new(n=n), stream=STREAM)
+        await eventually(lambda: in_flight == {0, 1, 2}, message="entries were not handled concurrently")
+        release.set()
+        await eventually(lambda: _pending(redis), message="entries still pending")

@@ -48,10 +48,16 @@ class HandlerDeps:
     policy: JobPolicy
 
 
+INTAKE_CONCURRENCY = 8
+"""Analysis requests taken in at once per replica; each waits on one insert and one enqueue."""
+
+
 def register_handlers(broker: RedisBroker, deps: HandlerDeps, *, consumer: str) -> None:
     store, clock = deps.store, deps.clock
 
-    @reliable_subscriber(broker, Streams.ANALYSIS_COMMANDS, group=Groups.ANALYSIS, consumer=consumer)
+    @reliable_subscriber(
+        broker, Streams.ANALYSIS_COMMANDS, group=Groups.ANALYSIS, consumer=consumer, concurrency=INTAKE_CONCURRENCY
+    )
     async def on_request_analysis(msg: RequestAnalysis) -> None:
         created = await accept_request(msg, store, deps.jobs, clock=clock, policy=deps.policy)
         log.info("analysis accepted" if created else "analysis request seen again", analysis_id=msg.analysis_id)
