@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
+import functools
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Annotated, Any
 
@@ -14,7 +14,7 @@ from pydantic import Field
 from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 
-from chartwise_contracts import Groups, Streams
+from chartwise_contracts import Groups, Queues, Streams
 from chartwise_contracts.analysis import AnalysisCancelled, AnalysisCompleted, AnalysisEvent, AnalysisFailed
 from chartwise_contracts.identity import IdentityEvent, UserRegistered
 from chartwise_contracts.streams import rpc_subject
@@ -36,10 +36,12 @@ from chartwise_contracts.usage import (
 from chartwise_runtime.broker import reliable_subscriber
 from chartwise_runtime.rpc import replies_with_errors, serves_requests
 from chartwise_runtime.service import ServiceRuntime
+from chartwise_runtime.worker import Worker, worker_hooks
 from chartwise_usage import handlers
 from chartwise_usage.billing import StripeSdkBilling, make_stripe_client
 from chartwise_usage.bootstrap import Usage, bootstrap, connect_redis
-from chartwise_usage.periodic import run_each_slot
+from chartwise_usage.maintenance import MaintenanceJobs, MaintenancePayload, schedule_plan
+from chartwise_usage.schedule_registration import RpcScheduler, ScheduleRegistration
 from chartwise_usage.settings import Settings
 from chartwise_usage.storage import INDEXES
 
@@ -50,7 +52,21 @@ AnalysisLifecycle = Annotated[
 IdentityLifecycle = Annotated[UserRegistered | IdentityEvent, Field(union_mode="left_to_right")]
 
 
+@dataclass(frozen=True, slots=True)
+class UsageService:
+    """The service's app and the parts its tests look into."""
+
+    app: AsgiFastStream
+    usage: Usage
+    registration: ScheduleRegistration | None
+    worker: Worker[MaintenancePayload] | None
+
+
 def build_app(settings: Settings) -> AsgiFastStream:
+    return compose(settings).app
+
+
+def compose(settings: Settings) -> UsageService:
     runtime = ServiceRuntime.create(settings, indexes=INDEXES)
     redis = connect_redis(settings.redis_url)
     billing = None
@@ -73,56 +89,53 @@ def build_app(settings: Settings) -> AsgiFastStream:
         webhook_secret=settings.stripe_webhook_secret.get_secret_value() if settings.stripe_webhook_secret else None,
     )
     register_handlers(runtime.broker, usage, consumer=settings.consumer_name)
-    tasks: list[asyncio.Task[None]] = []
 
     async def create_groups() -> None:
         await ensure_groups(redis)
 
-    async def start_periodic_tasks() -> None:
-        if not settings.run_periodic_tasks:
-            return
-        owner = settings.consumer_name
-        tasks.append(
-            asyncio.create_task(
-                run_each_slot(
-                    redis,
-                    name="expire-reservations",
-                    interval_s=settings.expiry_sweep_interval_s,
-                    owner=owner,
-                    job=usage.quota.release_expired,
-                )
-            )
-        )
-        if billing is not None:
-
-            async def reconcile() -> None:
-                await usage.stripe_sync.reconcile(billing)
-
-            tasks.append(
-                asyncio.create_task(
-                    run_each_slot(
-                        redis,
-                        name="stripe-reconcile",
-                        interval_s=settings.stripe_reconcile_interval_s,
-                        owner=owner,
-                        job=reconcile,
-                    )
-                )
-            )
-
-    async def stop_periodic_tasks() -> None:
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+    async def close_redis() -> None:
         await redis.aclose()
 
-    return runtime.app(
+    after_startup: list[Callable[[], Awaitable[None]]] = []
+    on_shutdown: list[Callable[[], Awaitable[None]]] = []
+    registration = worker = None
+    if settings.schedule_recurring_work:
+        worker = maintenance_worker(settings, usage)
+        registration = ScheduleRegistration(
+            RpcScheduler(runtime.broker, timeout_s=settings.rpc_timeout_s),
+            schedule_plan(
+                expiry_interval_s=settings.expiry_sweep_interval_s,
+                reconcile_interval_s=settings.stripe_reconcile_interval_s,
+                stripe_configured=billing is not None,
+            ),
+            retry_initial_s=settings.schedule_retry_initial_s,
+            retry_max_s=settings.schedule_retry_max_s,
+        )
+        hooks = worker_hooks(worker, drain_timeout_s=settings.shutdown_timeout_s)
+        # The registration sends requests through the broker, so it starts after it and stops first.
+        after_startup += [*hooks.after_startup, registration.start]
+        on_shutdown += [registration.stop, *hooks.on_shutdown]
+
+    app = runtime.app(
         description="Meters analyses against plans, reserves quota, keeps Stripe plan state.",
         on_startup=[create_groups],
-        after_startup=[start_periodic_tasks],
-        on_shutdown=[stop_periodic_tasks],
+        after_startup=after_startup,
+        on_shutdown=[*on_shutdown, close_redis],
+    )
+    return UsageService(app=app, usage=usage, registration=registration, worker=worker)
+
+
+def maintenance_worker(settings: Settings, usage: Usage) -> Worker[MaintenancePayload]:
+    """The worker of `Queues.USAGE_MAINTENANCE`: one job at a time is plenty for two light, idempotent jobs."""
+    reconcile = None if usage.billing is None else functools.partial(usage.stripe_sync.reconcile, usage.billing)
+    jobs = MaintenanceJobs(release_expired=usage.quota.release_expired, reconcile=reconcile)
+    return Worker(
+        Queues.USAGE_MAINTENANCE,
+        jobs.handle,
+        payload_type=MaintenancePayload,
+        redis_url=settings.redis_url,
+        consumer=settings.consumer_name,
+        concurrency=1,
     )
 
 

@@ -32,9 +32,32 @@ class Settings(ServiceSettings):
         description="How long a settled reservation is remembered in Redis to recognise repeated events.",
     )
     plan_cache_ttl_s: float = Field(default=300, gt=0, validation_alias=_env("plan_cache_ttl_s"))
-    expiry_sweep_interval_s: float = Field(default=30, gt=0, validation_alias=_env("expiry_sweep_interval_s"))
-    stripe_reconcile_interval_s: float = Field(default=3600, gt=0, validation_alias=_env("stripe_reconcile_interval_s"))
-    run_periodic_tasks: bool = Field(default=True, validation_alias=_env("run_periodic_tasks"))
+    # The scheduler's shortest interval is one second.
+    expiry_sweep_interval_s: float = Field(
+        default=30,
+        ge=1,
+        validation_alias=_env("expiry_sweep_interval_s"),
+        description="Interval of the `usage:expire-reservations` schedule.",
+    )
+    stripe_reconcile_interval_s: float = Field(
+        default=3600,
+        ge=1,
+        validation_alias=_env("stripe_reconcile_interval_s"),
+        description="Interval of the `usage:stripe-reconcile` schedule (kept only with Stripe configured).",
+    )
+    schedule_recurring_work: bool = Field(
+        default=True,
+        # `run_periodic_tasks` is the setting's former name, still accepted.
+        validation_alias=AliasChoices(*_env("schedule_recurring_work").choices, *_env("run_periodic_tasks").choices),
+        description="Register the recurring schedules with the scheduler and run their worker; tests turn it off.",
+    )
+    schedule_retry_initial_s: float = Field(
+        default=1,
+        gt=0,
+        validation_alias=_env("schedule_retry_initial_s"),
+        description="First wait before asking an unreachable scheduler again; doubled on each failure.",
+    )
+    schedule_retry_max_s: float = Field(default=60, gt=0, validation_alias=_env("schedule_retry_max_s"))
 
     stripe_api_key: SecretStr | None = Field(
         default=None, validation_alias=AliasChoices("STRIPE_API_KEY", "stripe_api_key")
