@@ -93,7 +93,7 @@ async def _request_reply_round(redis: Redis, redis_url: str, mongo_url: str, dat
         mongo_url=mongo_url,
         mongo_database=database,
         environment="test",
-        run_periodic_tasks=False,
+        schedule_recurring_work=False,
         consumer_name="usage-bench",
         plans=UNLIMITED,
     )

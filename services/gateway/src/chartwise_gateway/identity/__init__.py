@@ -1,0 +1,1 @@
+"""Users and API keys: the gateway's own data."""

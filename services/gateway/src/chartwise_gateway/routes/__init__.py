@@ -1,0 +1,1 @@
+"""The gateway's route groups, one module each."""
