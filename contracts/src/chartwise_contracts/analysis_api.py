@@ -21,6 +21,10 @@ MAX_CHARTS = 10
 MAX_STRATEGY_CHARS = 500
 MAX_PAGE_SIZE = 100
 
+SCHEDULED_ANALYSIS_QUEUE = "scheduled-analysis"
+"""The queue of recurring analyses: each job, enqueued by a schedule, starts one analysis of its charts."""
+SCHEDULED_ANALYSIS_JOB = "scheduled-analysis"
+
 UserId = Annotated[str, Field(min_length=1, max_length=128)]
 AnalysisId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
 AnalysisName = Annotated[str, Field(min_length=1, max_length=200)]
@@ -71,6 +75,19 @@ class RequestAnalysis(Command):
     metadata: AnalysisMetadata = Field(default_factory=AnalysisMetadata)
     name: AnalysisName | None = None
     delay_ms: int | None = Field(default=None, ge=0, le=86_400_000, description="Start no earlier than this.")
+
+
+ChartUrl = Annotated[str, Field(min_length=9, max_length=2048, pattern=r"^https://")]
+
+
+class ScheduledAnalysisJob(_Model):
+    """The payload of a `scheduled-analysis` job: whose analysis, of which https charts, with what metadata."""
+
+    user_id: UserId
+    chart_urls: list[ChartUrl] = Field(min_length=1, max_length=MAX_CHARTS)
+    metadata: AnalysisMetadata = Field(default_factory=AnalysisMetadata)
+    name: AnalysisName | None = None
+    schedule_name: str | None = Field(default=None, max_length=100, description="The owner's name of the schedule.")
 
 
 class AnalysisStatus(StrEnum):

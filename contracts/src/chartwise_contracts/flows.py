@@ -56,6 +56,8 @@ from chartwise_contracts.scheduler import (
     CancelJobReply,
     CleanQueue,
     CleanQueueReply,
+    DeadLetterReplayed,
+    DeadLettersPage,
     EnqueueJob,
     EnqueueJobReply,
     EnqueueJobs,
@@ -64,6 +66,9 @@ from chartwise_contracts.scheduler import (
     FindJobsReply,
     GetJob,
     GetJobReply,
+    GetSchedule,
+    GetScheduleReply,
+    ListDeadLetters,
     ListSchedules,
     ListSchedulesReply,
     PauseQueue,
@@ -72,6 +77,7 @@ from chartwise_contracts.scheduler import (
     QueueStatusReply,
     RemoveSchedule,
     RemoveScheduleReply,
+    ReplayDeadLetter,
     ResumeQueue,
     SchedulerOps,
     UpsertSchedule,
@@ -143,7 +149,7 @@ JOB_EVENT_TYPES: tuple[type[Message], ...] = (
 )
 
 FLOWS: tuple[Flow, ...] = (
-    Flow(Streams.ANALYSIS_COMMANDS.name, (RequestAnalysis,), producers=(), consumers=("analysis",)),
+    Flow(Streams.ANALYSIS_COMMANDS.name, (RequestAnalysis,), producers=("gateway",), consumers=("analysis",)),
     Flow(
         Streams.ANALYSIS_EVENTS.name,
         (AnalysisCompleted, AnalysisFailed, AnalysisCancelled),
@@ -172,13 +178,13 @@ def _scheduler(op: str) -> str:
 
 
 RPCS: tuple[Rpc, ...] = (
-    Rpc(AnalysisRpc.GET, GetAnalysis, AnalysisReply, server="analysis", clients=()),
-    Rpc(AnalysisRpc.LIST, ListAnalyses, AnalysisPage, server="analysis", clients=()),
-    Rpc(AnalysisRpc.RENAME, RenameAnalysis, AnalysisReply, server="analysis", clients=()),
-    Rpc(AnalysisRpc.DELETE, DeleteAnalysis, AnalysisDeleted, server="analysis", clients=()),
-    Rpc(AnalysisRpc.SHARE, ShareAnalysis, AnalysisShared, server="analysis", clients=()),
-    Rpc(AnalysisRpc.REVOKE_SHARE, RevokeShare, AnalysisShareRevoked, server="analysis", clients=()),
-    Rpc(AnalysisRpc.GET_SHARED, GetSharedAnalysis, SharedAnalysisReply, server="analysis", clients=()),
+    Rpc(AnalysisRpc.GET, GetAnalysis, AnalysisReply, server="analysis", clients=("gateway",)),
+    Rpc(AnalysisRpc.LIST, ListAnalyses, AnalysisPage, server="analysis", clients=("gateway",)),
+    Rpc(AnalysisRpc.RENAME, RenameAnalysis, AnalysisReply, server="analysis", clients=("gateway",)),
+    Rpc(AnalysisRpc.DELETE, DeleteAnalysis, AnalysisDeleted, server="analysis", clients=("gateway",)),
+    Rpc(AnalysisRpc.SHARE, ShareAnalysis, AnalysisShared, server="analysis", clients=("gateway",)),
+    Rpc(AnalysisRpc.REVOKE_SHARE, RevokeShare, AnalysisShareRevoked, server="analysis", clients=("gateway",)),
+    Rpc(AnalysisRpc.GET_SHARED, GetSharedAnalysis, SharedAnalysisReply, server="analysis", clients=("gateway",)),
     Rpc(JournalRpc.ADD_TRADE, AddTrade, TradeReply, server="journal", clients=("gateway",)),
     Rpc(JournalRpc.UPDATE_TRADE, UpdateTrade, TradeReply, server="journal", clients=("gateway",)),
     Rpc(JournalRpc.CLOSE_TRADE, CloseTrade, TradeReply, server="journal", clients=("gateway",)),
@@ -188,9 +194,9 @@ RPCS: tuple[Rpc, ...] = (
     Rpc(JournalRpc.GET_STATS, GetJournalStats, JournalStats, server="journal", clients=("gateway",)),
     Rpc(JournalRpc.IMPORT_CSV, ImportTradesCsv, ImportReport, server="journal", clients=("gateway",)),
     Rpc(JournalRpc.EXPORT_CSV, ExportTradesCsv, TradesCsv, server="journal", clients=("gateway",)),
-    Rpc(_usage("ReserveQuota"), ReserveQuota, QuotaReserved, server="usage", clients=()),
+    Rpc(_usage("ReserveQuota"), ReserveQuota, QuotaReserved, server="usage", clients=("gateway", "analysis")),
     Rpc(_usage("GetUsage"), GetUsage, UsageReport, server="usage", clients=("gateway",)),
-    Rpc(_usage("GetPlan"), GetPlan, PlanDetails, server="usage", clients=("gateway",)),
+    Rpc(_usage("GetPlan"), GetPlan, PlanDetails, server="usage", clients=("gateway", "analysis")),
     Rpc(_usage("SetPlan"), SetPlan, PlanDetails, server="usage", clients=("gateway",)),
     Rpc(_usage("SetTimeZone"), SetTimeZone, PlanDetails, server="usage", clients=()),
     Rpc(_usage("AdminUsageOverview"), AdminUsageOverview, UsageOverview, server="usage", clients=("gateway",)),
@@ -198,31 +204,54 @@ RPCS: tuple[Rpc, ...] = (
     Rpc(_scheduler(SchedulerOps.ENQUEUE), EnqueueJob, EnqueueJobReply, server="scheduler", clients=()),
     Rpc(_scheduler(SchedulerOps.ENQUEUE_BULK), EnqueueJobs, EnqueueJobsReply, server="scheduler", clients=()),
     Rpc(_scheduler(SchedulerOps.CANCEL), CancelJob, CancelJobReply, server="scheduler", clients=()),
-    Rpc(_scheduler(SchedulerOps.GET_JOB), GetJob, GetJobReply, server="scheduler", clients=()),
+    Rpc(_scheduler(SchedulerOps.GET_JOB), GetJob, GetJobReply, server="scheduler", clients=("gateway",)),
     Rpc(_scheduler(SchedulerOps.FIND_JOBS), FindJobs, FindJobsReply, server="scheduler", clients=()),
-    Rpc(_scheduler(SchedulerOps.QUEUE_COUNTS), QueueCounts, QueueCountsReply, server="scheduler", clients=()),
+    Rpc(_scheduler(SchedulerOps.QUEUE_COUNTS), QueueCounts, QueueCountsReply, server="scheduler", clients=("gateway",)),
     Rpc(_scheduler(SchedulerOps.PAUSE_QUEUE), PauseQueue, QueueStatusReply, server="scheduler", clients=()),
     Rpc(_scheduler(SchedulerOps.RESUME_QUEUE), ResumeQueue, QueueStatusReply, server="scheduler", clients=()),
     Rpc(_scheduler(SchedulerOps.CLEAN_QUEUE), CleanQueue, CleanQueueReply, server="scheduler", clients=()),
-    Rpc(_scheduler(SchedulerOps.UPSERT_SCHEDULE), UpsertSchedule, UpsertScheduleReply, server="scheduler", clients=()),
-    Rpc(_scheduler(SchedulerOps.REMOVE_SCHEDULE), RemoveSchedule, RemoveScheduleReply, server="scheduler", clients=()),
-    Rpc(_scheduler(SchedulerOps.LIST_SCHEDULES), ListSchedules, ListSchedulesReply, server="scheduler", clients=()),
+    Rpc(
+        _scheduler(SchedulerOps.UPSERT_SCHEDULE),
+        UpsertSchedule,
+        UpsertScheduleReply,
+        server="scheduler",
+        clients=("gateway",),
+    ),
+    Rpc(
+        _scheduler(SchedulerOps.REMOVE_SCHEDULE),
+        RemoveSchedule,
+        RemoveScheduleReply,
+        server="scheduler",
+        clients=("gateway",),
+    ),
+    Rpc(
+        _scheduler(SchedulerOps.LIST_SCHEDULES),
+        ListSchedules,
+        ListSchedulesReply,
+        server="scheduler",
+        clients=("gateway",),
+    ),
+    Rpc(_scheduler(SchedulerOps.GET_SCHEDULE), GetSchedule, GetScheduleReply, server="scheduler", clients=("gateway",)),
+    Rpc(
+        _scheduler(SchedulerOps.LIST_DEAD_LETTERS),
+        ListDeadLetters,
+        DeadLettersPage,
+        server="scheduler",
+        clients=("gateway",),
+    ),
+    Rpc(
+        _scheduler(SchedulerOps.REPLAY_DEAD_LETTER),
+        ReplayDeadLetter,
+        DeadLetterReplayed,
+        server="scheduler",
+        clients=("gateway",),
+    ),
 )
 
-_GATEWAY_ANALYSIS_ROUTES = "the gateway's analysis routes are not built yet"
-_ADMIN_JOB_ROUTES = "admin routes for jobs and schedules are not built yet"
+_ADMIN_JOB_ROUTES = "admin routes that enqueue, cancel, find, pause, resume or clean jobs are not built yet"
 
 PLANNED: tuple[Planned, ...] = (
-    Planned(Streams.ANALYSIS_COMMANDS.name, "gateway", "producer", "POST /v1/analyses: " + _GATEWAY_ANALYSIS_ROUTES),
     Planned(Streams.ANALYSIS_EVENTS.name, "gateway", "consumer", "Server-Sent Events of an analysis's progress"),
-    Planned(AnalysisRpc.GET, "gateway", "client", _GATEWAY_ANALYSIS_ROUTES),
-    Planned(AnalysisRpc.LIST, "gateway", "client", _GATEWAY_ANALYSIS_ROUTES),
-    Planned(AnalysisRpc.RENAME, "gateway", "client", _GATEWAY_ANALYSIS_ROUTES),
-    Planned(AnalysisRpc.DELETE, "gateway", "client", _GATEWAY_ANALYSIS_ROUTES),
-    Planned(AnalysisRpc.SHARE, "gateway", "client", _GATEWAY_ANALYSIS_ROUTES),
-    Planned(AnalysisRpc.REVOKE_SHARE, "gateway", "client", _GATEWAY_ANALYSIS_ROUTES),
-    Planned(AnalysisRpc.GET_SHARED, "gateway", "client", _GATEWAY_ANALYSIS_ROUTES),
-    Planned(_usage("ReserveQuota"), "gateway", "client", "quota is reserved before an analysis is accepted"),
     Planned(_usage("SetTimeZone"), "gateway", "client", "the account settings route is not built yet"),
     *(
         Planned(_scheduler(op), "gateway", "client", _ADMIN_JOB_ROUTES)
@@ -230,15 +259,10 @@ PLANNED: tuple[Planned, ...] = (
             SchedulerOps.ENQUEUE,
             SchedulerOps.ENQUEUE_BULK,
             SchedulerOps.CANCEL,
-            SchedulerOps.GET_JOB,
             SchedulerOps.FIND_JOBS,
-            SchedulerOps.QUEUE_COUNTS,
             SchedulerOps.PAUSE_QUEUE,
             SchedulerOps.RESUME_QUEUE,
             SchedulerOps.CLEAN_QUEUE,
-            SchedulerOps.UPSERT_SCHEDULE,
-            SchedulerOps.REMOVE_SCHEDULE,
-            SchedulerOps.LIST_SCHEDULES,
         )
     ),
 )

@@ -32,6 +32,9 @@ class SchedulerOps:
     UPSERT_SCHEDULE = "upsert-schedule"
     REMOVE_SCHEDULE = "remove-schedule"
     LIST_SCHEDULES = "list-schedules"
+    GET_SCHEDULE = "get-schedule"
+    LIST_DEAD_LETTERS = "list-dead-letters"
+    REPLAY_DEAD_LETTER = "replay-dead-letter"
 
 
 class RetentionPolicy(BaseModel):
@@ -286,7 +289,15 @@ class RemoveScheduleReply(Reply):
 
 
 class ListSchedules(Query):
+    """Schedules in id order, optionally of one queue and only those whose id starts with `id_prefix`."""
+
     queue: str | None = Field(default=None, min_length=1, max_length=100)
+    id_prefix: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=100,
+        description="Only ids starting with this; callers namespace ids (e.g. `user:<id>:`) to list one owner's.",
+    )
     offset: int = Field(default=0, ge=0)
     limit: int = Field(default=50, ge=1, le=500)
 
@@ -294,3 +305,53 @@ class ListSchedules(Query):
 class ListSchedulesReply(Reply):
     schedules: list[ScheduleView]
     total: int = Field(ge=0)
+
+
+class GetSchedule(Query):
+    schedule_id: str = Field(min_length=1, max_length=100)
+
+
+class GetScheduleReply(Reply):
+    schedule: ScheduleView
+
+
+class DeadLetterView(BaseModel):
+    """A job that failed for good, parked on its queue's dead-letter stream with its last error."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    entry_id: str = Field(description="The dead letter's id on the dead-letter stream.")
+    job_id: str
+    queue: str
+    name: str
+    payload: dict[str, JsonValue] = Field(default_factory=dict)
+    error: str
+    attempts: int = Field(ge=0, description="Runs made before it was parked.")
+    failed_at: AwareDatetime
+
+
+class ListDeadLetters(Query):
+    """A queue's dead letters, newest first; pass the previous page's `next_before` to go on."""
+
+    queue: str = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_.-]+$")
+    before: str | None = Field(default=None, min_length=3, max_length=40, pattern=r"^\d+-\d+$")
+    limit: int = Field(default=50, ge=1, le=500)
+
+
+class DeadLettersPage(Reply):
+    queue: str
+    items: list[DeadLetterView]
+    next_before: str | None = Field(default=None, description="None on the last page.")
+
+
+class ReplayDeadLetter(Command):
+    """Puts a dead job back on its queue as a fresh first attempt and removes its dead letter."""
+
+    queue: str = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_.-]+$")
+    job_id: str = Field(min_length=1, max_length=200)
+
+
+class DeadLetterReplayed(Reply):
+    queue: str
+    job_id: str
+    requeued_at: AwareDatetime

@@ -96,9 +96,12 @@ def reliable_subscriber(
 
     def register(handler: H) -> H:
         names = [consumer] if concurrency == 1 else [f"{consumer}:{slot}" for slot in range(concurrency)]
-        for name in names:
-            broker.subscriber(stream=group_sub(stream, group=group, consumer=name))(handler)
-        broker.subscriber(stream=reclaim_sub(stream, group=group, consumer=consumer, idle_ms=reclaim_idle_ms))(handler)
+        # Only the first subscription describes the channel in the AsyncAPI document; the rest repeat it.
+        for slot, name in enumerate(names):
+            sub = group_sub(stream, group=group, consumer=name)
+            broker.subscriber(stream=sub, include_in_schema=slot == 0)(handler)
+        claim = reclaim_sub(stream, group=group, consumer=consumer, idle_ms=reclaim_idle_ms)
+        broker.subscriber(stream=claim, include_in_schema=False)(handler)
         return handler
 
     return register

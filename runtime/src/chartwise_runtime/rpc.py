@@ -138,7 +138,9 @@ def serves_requests(
 
     def register(handler: H) -> H:
         for slot in range(concurrency):
-            registrar.subscriber(stream=group_sub(subject, group=group, consumer=f"{consumer}:{slot}"))(handler)
+            sub = group_sub(subject, group=group, consumer=f"{consumer}:{slot}")
+            # Only the first slot describes the operation in the AsyncAPI document; the rest repeat it.
+            registrar.subscriber(stream=sub, include_in_schema=slot == 0)(handler)
         return handler
 
     return register

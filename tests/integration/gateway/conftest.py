@@ -120,7 +120,10 @@ async def journal_and_usage(backing: Backing) -> AsyncIterator[None]:
 
 
 @contextlib.asynccontextmanager
-async def analysis_and_scheduler(backing: Backing, vision_model: FakeOpenAI) -> AsyncIterator[None]:
+async def analysis_and_scheduler(
+    backing: Backing, vision_model: FakeOpenAI, overrides: Any = None
+) -> AsyncIterator[None]:
+    """`overrides`: a `chartwise_analysis.app.Overrides`, e.g. to let chart URLs reach a local transport."""
     from chartwise_analysis.app import build_app as build_analysis
     from chartwise_analysis.settings import Settings as AnalysisSettings
     from chartwise_scheduler.app import build_app as build_scheduler
@@ -137,7 +140,8 @@ async def analysis_and_scheduler(backing: Backing, vision_model: FakeOpenAI) -> 
             cloudinary_api_secret="unused-local-blobs",
             blob_dir=backing.blob_dir,
             rate_limit_jobs=1_000,
-        )
+        ),
+        overrides,
     )
     scheduler = build_scheduler(
         SchedulerSettings(**backing.common(), mongo_database=f"{backing.databases}_scheduler", consumer_name="sched-t")

@@ -19,9 +19,11 @@ from chartwise_analysis.openai_vision import OpenAIOptions, OpenAIVisionProvider
 from chartwise_analysis.outbound import BrokerEventPublisher, BrokerJobScheduler
 from chartwise_analysis.processing import RunDeps, give_up
 from chartwise_analysis.repository import INDEXES, MongoAnalysisStore
+from chartwise_analysis.scheduled import RpcUsage, ScheduledDeps, scheduled_analysis_handler
 from chartwise_analysis.settings import Settings
 from chartwise_analysis.vision import VisionProvider
 from chartwise_contracts import Queues
+from chartwise_contracts.analysis_api import SCHEDULED_ANALYSIS_QUEUE, ScheduledAnalysisJob
 from chartwise_contracts.jobs import JobFailed, JobRetrying
 from chartwise_runtime.blobs import BlobStore, LocalBlobStore
 from chartwise_runtime.service import ServiceRuntime
@@ -89,15 +91,11 @@ def build_app(settings: Settings, overrides: Overrides | None = None) -> AsgiFas
         clock=over.clock,
         image_max_bytes=settings.image_max_bytes,
     )
+    jobs = BrokerJobScheduler(runtime.broker)
+    policy = JobPolicy(attempts=settings.job_attempts, first_retry_delay_ms=settings.retry_delay_ms)
     register_handlers(
         runtime.broker,
-        HandlerDeps(
-            store=store,
-            events=events,
-            jobs=BrokerJobScheduler(runtime.broker),
-            clock=over.clock,
-            policy=JobPolicy(attempts=settings.job_attempts, first_retry_delay_ms=settings.retry_delay_ms),
-        ),
+        HandlerDeps(store=store, events=events, jobs=jobs, clock=over.clock, policy=policy),
         consumer=settings.consumer_name,
     )
     worker = Worker(
@@ -111,6 +109,23 @@ def build_app(settings: Settings, overrides: Overrides | None = None) -> AsgiFas
         options=WorkerOptions(visibility_timeout_s=settings.visibility_timeout_s),
     )
 
+    scheduled_worker = Worker(
+        SCHEDULED_ANALYSIS_QUEUE,
+        scheduled_analysis_handler(
+            ScheduledDeps(
+                store=store,
+                jobs=jobs,
+                usage=RpcUsage(runtime.broker, timeout_s=settings.rpc_timeout_s),
+                clock=over.clock,
+                policy=policy,
+            )
+        ),
+        payload_type=ScheduledAnalysisJob,
+        redis_url=settings.redis_url,
+        consumer=settings.consumer_name,
+        concurrency=settings.scheduled_concurrency,
+    )
+
     @worker.on_failed
     async def fail_abandoned_analysis(event: JobFailed | JobRetrying) -> None:
         if isinstance(event, JobFailed):
@@ -122,7 +137,7 @@ def build_app(settings: Settings, overrides: Overrides | None = None) -> AsgiFas
         if openai_client is not None:
             await openai_client.close()
 
-    hooks = worker_hooks(worker, drain_timeout_s=settings.shutdown_timeout_s)
+    hooks = worker_hooks(worker, scheduled_worker, drain_timeout_s=settings.shutdown_timeout_s)
     return runtime.app(
         description="Owns chart analyses: their lifecycle, the vision model calls and their results.",
         after_startup=hooks.after_startup,

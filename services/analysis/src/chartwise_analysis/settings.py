@@ -21,6 +21,9 @@ class Settings(ServiceSettings):
     job_attempts: int = Field(default=4, ge=1, le=20, description="Runs in total when the provider is busy.")
     retry_delay_ms: int = Field(default=5_000, ge=0, description="First retry delay; doubles with each retry.")
     visibility_timeout_s: float = Field(default=60.0, gt=0)
+    scheduled_concurrency: int = Field(
+        default=4, ge=1, le=64, description="Scheduled runs taken in at once; each only reserves quota and queues."
+    )
 
     vision_provider: Literal["openai", "local"] = "openai"
     openai_api_key: SecretStr = dev_secret("openai-api-key")

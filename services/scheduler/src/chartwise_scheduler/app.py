@@ -18,6 +18,8 @@ from chartwise_contracts.scheduler import (
     CancelJobReply,
     CleanQueue,
     CleanQueueReply,
+    DeadLetterReplayed,
+    DeadLettersPage,
     EnqueueJob,
     EnqueueJobReply,
     EnqueueJobs,
@@ -26,6 +28,9 @@ from chartwise_contracts.scheduler import (
     FindJobsReply,
     GetJob,
     GetJobReply,
+    GetSchedule,
+    GetScheduleReply,
+    ListDeadLetters,
     ListSchedules,
     ListSchedulesReply,
     PauseQueue,
@@ -34,6 +39,7 @@ from chartwise_contracts.scheduler import (
     QueueStatusReply,
     RemoveSchedule,
     RemoveScheduleReply,
+    ReplayDeadLetter,
     ResumeQueue,
     SchedulerOps,
     UpsertSchedule,
@@ -46,7 +52,7 @@ from chartwise_runtime.logging import get_logger
 from chartwise_runtime.rpc import replies_with_errors, serves_requests
 from chartwise_runtime.service import ServiceRuntime
 from chartwise_runtime.worker import JobContext, Worker
-from chartwise_scheduler import handlers
+from chartwise_scheduler import dead_letters, handlers
 from chartwise_scheduler.clock import Clock, SystemClock
 from chartwise_scheduler.events import apply_job_events, parse_batch
 from chartwise_scheduler.maintenance import SweepPayload, sweep_expired, sweep_schedule
@@ -66,6 +72,8 @@ class Components:
     """What the handlers use; built when the service starts, not when the app is built."""
 
     redis: Redis
+    raw_redis: Redis
+    """Answers bytes, as the worker kit's dead-letter streams are read."""
     jobs: JobStore
     schedules: ScheduleStore
     timer: Timer
@@ -88,6 +96,7 @@ class Scheduler:
 
     async def start(self) -> None:
         redis: Redis = Redis.from_url(self._settings.redis_url, decode_responses=True)
+        raw_redis: Redis = Redis.from_url(self._settings.redis_url, decode_responses=False)
         await ensure_groups(redis)
         jobs = JobStore(redis, self._clock)
         schedules = ScheduleStore(redis, self._clock, jobs.scripts, jobs.keys)
@@ -103,7 +112,9 @@ class Scheduler:
             redis_url=self._settings.redis_url,
             consumer=self._settings.consumer_name,
         )
-        self._components = Components(redis=redis, jobs=jobs, schedules=schedules, timer=timer, sweeper=sweeper)
+        self._components = Components(
+            redis=redis, raw_redis=raw_redis, jobs=jobs, schedules=schedules, timer=timer, sweeper=sweeper
+        )
         await schedules.upsert(sweep_schedule(every_ms=self._settings.sweep_every_ms))
         await timer.start(redis)
         await sweeper.start()
@@ -115,6 +126,7 @@ class Scheduler:
         await self._components.timer.stop()
         await self._components.sweeper.stop()
         await self._components.redis.aclose()
+        await self._components.raw_redis.aclose()
         self._components = None
 
     async def ping(self) -> None:
@@ -180,6 +192,16 @@ def register_handlers(broker: RedisBroker, scheduler: Scheduler, settings: Setti
     async def on_list_schedules(query: ListSchedules) -> ListSchedulesReply:
         return await handlers.list_schedules(query, scheduler.components.schedules)
 
+    async def on_get_schedule(query: GetSchedule) -> GetScheduleReply:
+        return await handlers.get_schedule(query, scheduler.components.schedules)
+
+    async def on_list_dead_letters(query: ListDeadLetters) -> DeadLettersPage:
+        return await dead_letters.list_dead_letters(query, scheduler.components.raw_redis)
+
+    async def on_replay_dead_letter(command: ReplayDeadLetter) -> DeadLetterReplayed:
+        components = scheduler.components
+        return await dead_letters.replay_dead_letter(command, components.raw_redis, components.jobs)
+
     for op, handler in (
         (SchedulerOps.ENQUEUE, on_enqueue),
         (SchedulerOps.ENQUEUE_BULK, on_enqueue_bulk),
@@ -193,6 +215,9 @@ def register_handlers(broker: RedisBroker, scheduler: Scheduler, settings: Setti
         (SchedulerOps.UPSERT_SCHEDULE, on_upsert_schedule),
         (SchedulerOps.REMOVE_SCHEDULE, on_remove_schedule),
         (SchedulerOps.LIST_SCHEDULES, on_list_schedules),
+        (SchedulerOps.GET_SCHEDULE, on_get_schedule),
+        (SchedulerOps.LIST_DEAD_LETTERS, on_list_dead_letters),
+        (SchedulerOps.REPLAY_DEAD_LETTER, on_replay_dead_letter),
     ):
         serve_rpc(op, handler)
 

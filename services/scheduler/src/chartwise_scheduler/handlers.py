@@ -17,6 +17,8 @@ from chartwise_contracts.scheduler import (
     FindJobsReply,
     GetJob,
     GetJobReply,
+    GetSchedule,
+    GetScheduleReply,
     JobRequest,
     ListSchedules,
     ListSchedulesReply,
@@ -129,5 +131,14 @@ async def remove_schedule(command: RemoveSchedule, schedules: ScheduleStore) -> 
 
 
 async def list_schedules(query: ListSchedules, schedules: ScheduleStore) -> ListSchedulesReply:
-    found, total = await schedules.list(queue=query.queue, offset=query.offset, limit=query.limit)
+    found, total = await schedules.list(
+        queue=query.queue, offset=query.offset, limit=query.limit, id_prefix=query.id_prefix
+    )
     return query.cause(ListSchedulesReply, schedules=found, total=total)
+
+
+async def get_schedule(query: GetSchedule, schedules: ScheduleStore) -> GetScheduleReply:
+    view = await schedules.get(query.schedule_id)
+    if view is None:
+        raise NotFound(f"no schedule {query.schedule_id}")
+    return query.cause(GetScheduleReply, schedule=view)

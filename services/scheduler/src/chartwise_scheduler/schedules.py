@@ -66,11 +66,19 @@ class ScheduleStore:
         record = cast(dict[str, str], await self.redis.hgetall(self.keys.schedule(schedule_id)))
         return _view(record) if record else None
 
-    async def list(self, *, queue: str | None, offset: int, limit: int) -> tuple[list[ScheduleView], int]:
+    async def list(
+        self, *, queue: str | None, offset: int, limit: int, id_prefix: str | None = None
+    ) -> tuple[list[ScheduleView], int]:
+        """Schedules in id order; with `id_prefix`, only ids starting with it (the indexes score every id 0)."""
         index = self.keys.schedules if queue is None else self.keys.schedules_of(queue)
+        low: bytes = b"-"
+        high: bytes = b"+"
+        if id_prefix is not None:
+            # 0xFF never occurs in UTF-8, so it sorts after every id that starts with the prefix.
+            low, high = b"[" + id_prefix.encode(), b"[" + id_prefix.encode() + b"\xff"
         async with self.redis.pipeline(transaction=False) as pipe:
-            pipe.zrange(index, offset, offset + limit - 1)
-            pipe.zcard(index)
+            pipe.zrangebylex(index, low, high, offset, limit)
+            pipe.zlexcount(index, low, high)
             ids, total = await pipe.execute()
         async with self.redis.pipeline(transaction=False) as pipe:
             for schedule_id in ids:

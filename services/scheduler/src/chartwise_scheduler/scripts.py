@@ -26,6 +26,7 @@ _SCRIPT_NAMES = (
     "upsert_schedule",
     "claim_slot",
     "remove_schedule",
+    "reopen_job",
 )
 
 

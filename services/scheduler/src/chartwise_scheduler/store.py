@@ -189,6 +189,10 @@ class JobStore:
         outcome: str = await self.scripts.run("cancel", job_id, reason, signal_ttl_ms)
         return outcome
 
+    async def reopen_failed(self, job_id: str) -> bool:
+        """Puts a failed job's record back to waiting at attempt 1, for a replay of its dead letter."""
+        return bool(await self.scripts.run("reopen_job", job_id))
+
     async def unfinished_ids(self, *, queue: str, name: str) -> list[str]:
         states = (JobState.DELAYED, JobState.PAUSED, JobState.WAITING, JobState.ACTIVE)
         async with self.redis.pipeline(transaction=False) as pipe:

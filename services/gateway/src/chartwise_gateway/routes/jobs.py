@@ -1,20 +1,25 @@
-"""A user's own jobs, and the admin's view of the queues."""
+"""A user's own jobs, and the admin's view of the queues: counts, dead letters, replays."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter
-from pydantic import BaseModel, Field
+from fastapi import APIRouter, Query
+from pydantic import AwareDatetime, BaseModel, Field
 
 from chartwise_contracts.jobs import JobState
 from chartwise_contracts.scheduler import (
     SCHEDULER_SERVICE,
+    DeadLetterReplayed,
+    DeadLettersPage,
+    DeadLetterView,
     GetJob,
     GetJobReply,
     JobView,
+    ListDeadLetters,
     QueueCounts,
     QueueCountsReply,
+    ReplayDeadLetter,
     SchedulerOps,
 )
 from chartwise_contracts.streams import rpc_subject
@@ -26,6 +31,21 @@ router = APIRouter(prefix="/v1", responses=ERROR_RESPONSES)
 
 JobId = Annotated[str, Field(min_length=1, max_length=200)]
 QueueName = Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_.-]+$")]
+
+
+EntryId = Annotated[str, Field(min_length=3, max_length=40, pattern=r"^\d+-\d+$")]
+
+
+class DeadLetterList(BaseModel):
+    queue: str
+    items: list[DeadLetterView]
+    next_before: str | None = Field(description="Pass as `before` for the next (older) page; null on the last page.")
+
+
+class DeadLetterRequeued(BaseModel):
+    queue: str
+    job_id: str
+    requeued_at: AwareDatetime
 
 
 class QueueStatus(BaseModel):
@@ -54,3 +74,38 @@ async def queue_counts(queue: QueueName, clients: ClientsDep, correlation_id: Co
         query, subject=rpc_subject(SCHEDULER_SERVICE, SchedulerOps.QUEUE_COUNTS), reply_type=QueueCountsReply
     )
     return QueueStatus(queue=reply.queue, paused=reply.paused, counts=reply.counts)
+
+
+@router.get(
+    "/admin/queues/{queue}/dead-letters", tags=["admin"], operation_id="adminListDeadLetters", dependencies=[AdminOnly]
+)
+async def list_dead_letters(
+    queue: QueueName,
+    clients: ClientsDep,
+    correlation_id: CorrelationId,
+    before: Annotated[EntryId | None, Query()] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+) -> DeadLetterList:
+    """Jobs of the queue that failed for good, newest first, each with its last error and its attempts."""
+    query = ListDeadLetters.new(actor="admin", correlation_id=correlation_id, queue=queue, before=before, limit=limit)
+    page = await clients.call(
+        query, subject=rpc_subject(SCHEDULER_SERVICE, SchedulerOps.LIST_DEAD_LETTERS), reply_type=DeadLettersPage
+    )
+    return DeadLetterList(queue=page.queue, items=page.items, next_before=page.next_before)
+
+
+@router.post(
+    "/admin/queues/{queue}/dead-letters/{job_id}/replay",
+    tags=["admin"],
+    operation_id="adminReplayDeadLetter",
+    dependencies=[AdminOnly],
+)
+async def replay_dead_letter(
+    queue: QueueName, job_id: JobId, clients: ClientsDep, correlation_id: CorrelationId
+) -> DeadLetterRequeued:
+    """Puts the dead job back on its queue as a fresh first attempt; 404 when the queue holds no dead letter of it."""
+    command = ReplayDeadLetter.new(actor="admin", correlation_id=correlation_id, queue=queue, job_id=job_id)
+    replayed = await clients.call(
+        command, subject=rpc_subject(SCHEDULER_SERVICE, SchedulerOps.REPLAY_DEAD_LETTER), reply_type=DeadLetterReplayed
+    )
+    return DeadLetterRequeued(queue=replayed.queue, job_id=replayed.job_id, requeued_at=replayed.requeued_at)
