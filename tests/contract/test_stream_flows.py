@@ -1,26 +1,33 @@
 """Across services: on every stream, consumers accept exactly what producers publish, and nothing is one-sided.
 
 The map is `chartwise_contracts.flows`. What a service consumes is read from its AsyncAPI document (built from
-its code); what a server answers from its handlers' return types; what a producer or client sends from the
-contract types its package imports. Parts of the map marked planned are reported as pending, and fail once
-the code plays them, so the map is moved forward with the code.
+its code), or, for a stream it tails outside FastStream, from the `STREAM_READS` its package declares, checked
+by decoding a sample of each message through the package's own `decode`; what a server answers from its
+handlers' return types; what a producer or client sends from the contract types its package imports.
+Parts of the map marked planned are reported as pending, and fail once the code plays them, so the map is moved
+forward with the code.
 """
 
 from __future__ import annotations
 
 import ast
 import functools
+import importlib
 import inspect
 import typing
 from collections import defaultdict
+from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import pytest
 
 from chartwise_contracts import ErrorReply
-from chartwise_contracts.flows import FLOWS, PLANNED, RPCS, Flow, Planned, Rpc
-from chartwise_contracts.messages import Message
+from chartwise_contracts.flows import FLOWS, PLANNED, RPCS, Flow, Rpc
+from chartwise_contracts.jobs import QueuedJob
+from chartwise_contracts.messages import Event, Message
 from chartwise_devtools import docs
 
 REPO = Path(__file__).resolve().parents[2]
@@ -34,12 +41,41 @@ def app(service: str) -> Any:
 
 
 @functools.cache
+def stream_reader(service: str) -> ModuleType | None:
+    """The module of the service that declares `STREAM_READS` (streams it tails with plain XREAD), if any."""
+    src = REPO / "services" / service / "src"
+    found = []
+    for path in src.rglob("*.py"):
+        for node in ast.parse(path.read_text()).body:
+            targets = (
+                node.targets
+                if isinstance(node, ast.Assign)
+                else [node.target]
+                if isinstance(node, ast.AnnAssign)
+                else []
+            )
+            if any(isinstance(t, ast.Name) and t.id == "STREAM_READS" for t in targets):
+                found.append(".".join(path.relative_to(src).with_suffix("").parts))
+    assert len(found) <= 1, f"{service} declares STREAM_READS in {found}: keep one"
+    return importlib.import_module(found[0]) if found else None
+
+
+def tailed(service: str) -> dict[str, tuple[type[Message], ...]]:
+    """Stream → the message types the service decodes from it without FastStream (its `STREAM_READS`)."""
+    reader = stream_reader(service)
+    reads: dict[str, tuple[type[Message], ...]] = reader.STREAM_READS if reader is not None else {}
+    return reads
+
+
+@functools.cache
 def consumed(service: str) -> dict[str, frozenset[str]]:
-    """Stream address → names of the payload schemas the service's subscribers on it accept."""
+    """Stream address → names of the payload schemas the service's subscribers on it accept (or it tails)."""
+    accepted: dict[str, set[str]] = defaultdict(set)
+    for stream, messages in tailed(service).items():
+        accepted[stream] |= {m.__name__ for m in messages}
     document = docs.asyncapi_document(app(service))
     if document is None:
-        return {}
-    accepted: dict[str, set[str]] = defaultdict(set)
+        return {address: frozenset(names) for address, names in accepted.items()}
     for channel in document["channels"].values():
         for ref in channel["messages"].values():
             message = document["components"]["messages"][ref["$ref"].rsplit("/", 1)[-1]]
@@ -123,18 +159,83 @@ def _consumer_cases() -> list[Any]:
     ]
 
 
+def mismatches(accepted: frozenset[str], messages: tuple[type[Message], ...]) -> list[str]:
+    """What a consumer accepting `accepted` would refuse of `messages`, or expects that none of them is."""
+    refused = [f"refuses {m.__name__}" for m in messages if not accepts(accepted, m)]
+    published = {cls.__name__ for m in messages for cls in m.__mro__}
+    return refused + [f"expects {name}" for name in sorted(accepted - published)]
+
+
 @pytest.mark.parametrize(("flow", "consumer"), _consumer_cases())
 def test_consumers_accept_exactly_what_producers_publish(flow: Flow, consumer: str) -> None:
     accepted = consumed(consumer).get(flow.stream)
     assert accepted is not None, f"{consumer} does not subscribe to {flow.stream}"
+    assert (flow.stream in tailed(consumer)) == (consumer in flow.tailed_by), f"{consumer} on {flow.stream}: tailed_by"
     if consumer in flow.decoded_by_hand:
         assert accepted == frozenset({UNTYPED}), f"{consumer} now types {flow.stream}: drop it from decoded_by_hand"
         return
-    refused = [m.__name__ for m in flow.messages if not accepts(accepted, m)]
-    assert refused == [], f"{consumer} would refuse {refused} on {flow.stream}"
-    published = {cls.__name__ for m in flow.messages for cls in m.__mro__}
-    unexpected = sorted(accepted - published)
-    assert unexpected == [], f"{consumer} expects {unexpected} on {flow.stream}, which no producer publishes"
+    assert mismatches(accepted, flow.messages) == [], f"{consumer} on {flow.stream}, which its producers publish"
+
+
+SAMPLE_FIELDS: dict[str, Any] = {
+    "job_id": "job-1",
+    "queue": "chart-analysis",
+    "name": "analyse",
+    "attempt": 1,
+    "worker": "worker-1",
+    "sequence": 1,
+    "progress": 0.5,
+    "error": "boom",
+    "analysis_id": "analysis-1",
+    "user_id": "user-1",
+    "reason": "a reason",
+    "job": QueuedJob(
+        job_id="job-1", queue="chart-analysis", name="analyse", enqueued_at=datetime(2026, 1, 1, tzinfo=UTC)
+    ),
+}
+
+
+def sample(message: type[Message]) -> Message:
+    """An instance of `message` with every required field filled from `SAMPLE_FIELDS` (times: any aware instant)."""
+    required = [n for n, f in message.model_fields.items() if f.is_required() and n != "meta"]
+    values: dict[str, Any] = {
+        n: datetime(2026, 1, 1, tzinfo=UTC) if n.endswith("_at") else SAMPLE_FIELDS.get(n) for n in required
+    }
+    missing = [n for n, v in values.items() if v is None]
+    assert missing == [], f"add sample values of {missing} (for {message.__name__}) to SAMPLE_FIELDS"
+    return message.new(actor="user-1", **values)
+
+
+Decode = Callable[[str, bytes | None], Message | None]
+
+
+def decoding_problems(stream: str, messages: tuple[type[Message], ...], decode: Decode) -> list[str]:
+    """How `decode` fails to turn each of `messages` into itself, or turns a message of another stream into one."""
+    problems = []
+    for message in messages:
+        decoded = decode(stream, sample(message).model_dump_json().encode())
+        if type(decoded) is not message:
+            problems.append(f"{message.__name__} decoded as {type(decoded).__name__}")
+    # The events of other streams: what a decoder that looked only at shared fields would take by mistake.
+    strangers = [
+        m for f in FLOWS if f.stream != stream for m in f.messages if issubclass(m, Event) and m not in messages
+    ]
+    for stranger in strangers:
+        decoded = decode(stream, sample(stranger).model_dump_json().encode())
+        if decoded is not None:
+            problems.append(f"{stranger.__name__}, not sent on {stream}, decoded as {type(decoded).__name__}")
+    return problems
+
+
+def _tailer_cases() -> list[Any]:
+    return [pytest.param(flow, tailer, id=f"{flow.stream}-{tailer}") for flow in FLOWS for tailer in flow.tailed_by]
+
+
+@pytest.mark.parametrize(("flow", "tailer"), _tailer_cases())
+def test_tailed_streams_are_decoded_with_the_declared_types(flow: Flow, tailer: str) -> None:
+    reader = stream_reader(tailer)
+    assert reader is not None, f"{tailer} declares no STREAM_READS"
+    assert decoding_problems(flow.stream, flow.messages, reader.decode) == []
 
 
 @pytest.mark.parametrize("flow", FLOWS, ids=lambda f: f.stream)
@@ -182,14 +283,15 @@ def _messages_on(channel: str) -> tuple[type[Message], ...]:
     return (next(r.request for r in RPCS if r.subject == channel),)
 
 
-@pytest.mark.parametrize("part", PLANNED, ids=lambda p: f"{p.channel}-{p.service}-{p.role}")
-def test_planned_parts_are_pending_until_the_code_plays_them(part: Planned) -> None:
-    if part.role == "consumer":
-        assert part.channel not in consumed(part.service), "now consumed: move it from PLANNED into FLOWS"
-    else:
-        sent = [m.__name__ for m in _messages_on(part.channel) if sends(part.service, m)]
-        assert sent == [], f"{part.service} now imports {sent}: move it from PLANNED into FLOWS / RPCS"
-    pytest.skip(f"pending: {part.service} as {part.role} of {part.channel} ({part.why})")
+def test_planned_parts_are_pending_until_the_code_plays_them() -> None:
+    for part in PLANNED:
+        if part.role == "consumer":
+            assert part.channel not in consumed(part.service), f"{part}: now consumed, move it from PLANNED into FLOWS"
+        else:
+            sent = [m.__name__ for m in _messages_on(part.channel) if sends(part.service, m)]
+            assert sent == [], f"{part.service} now imports {sent}: move it from PLANNED into FLOWS / RPCS"
+    if PLANNED:
+        pytest.skip("pending: " + "; ".join(f"{p.service} as {p.role} of {p.channel} ({p.why})" for p in PLANNED))
 
 
 def test_the_checks_notice_a_mismatch() -> None:
@@ -198,3 +300,15 @@ def test_the_checks_notice_a_mismatch() -> None:
     assert all(accepts(accepted, m) for m in flow.messages)
     assert not accepts(accepted, ErrorReply)
     assert not accepts(frozenset({"SomethingElse"}), flow.messages[0])
+    assert mismatches(accepted | {"SomethingElse"}, flow.messages) == ["expects SomethingElse"]
+
+    tailed_flow = next(f for f in FLOWS if f.tailed_by and len(f.messages) > 1)
+    declared = tailed(tailed_flow.tailed_by[0])[tailed_flow.stream]
+    assert mismatches(frozenset(m.__name__ for m in declared[1:]), tailed_flow.messages) == [
+        f"refuses {declared[0].__name__}"
+    ]
+    first = tailed_flow.messages[0]
+    nothing: Decode = lambda _stream, _body: None  # noqa: E731
+    everything_as_first: Decode = lambda _stream, _body: sample(first)  # noqa: E731
+    assert decoding_problems(tailed_flow.stream, tailed_flow.messages, nothing)
+    assert any("not sent on" in p for p in decoding_problems(tailed_flow.stream, (first,), everything_as_first))

@@ -113,6 +113,9 @@ class Flow:
     """Produced by the runtime worker kit on behalf of each producer, not by the producer's own code."""
     decoded_by_hand: tuple[str, ...] = ()
     """Consumers whose subscriber takes raw entries (a batch) and validates them itself, so AsyncAPI shows no types."""
+    tailed_by: tuple[str, ...] = ()
+    """Consumers that follow the stream with plain XREAD, outside FastStream and without a consumer group (to fan
+    it out to HTTP clients); each declares the types it decodes in a module-level `STREAM_READS` of its package."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,7 +157,8 @@ FLOWS: tuple[Flow, ...] = (
         Streams.ANALYSIS_EVENTS.name,
         (AnalysisCompleted, AnalysisFailed, AnalysisCancelled),
         producers=("analysis",),
-        consumers=("usage",),
+        consumers=("usage", "gateway"),
+        tailed_by=("gateway",),
     ),
     Flow(Streams.IDENTITY_EVENTS.name, (UserRegistered,), producers=("gateway",), consumers=("usage",)),
     Flow(Streams.SCHEDULER_COMMANDS.name, (EnqueueJob,), producers=("analysis",), consumers=("scheduler",)),
@@ -162,9 +166,10 @@ FLOWS: tuple[Flow, ...] = (
         Streams.JOB_EVENTS.name,
         JOB_EVENT_TYPES,
         producers=("analysis",),
-        consumers=("scheduler",),
+        consumers=("scheduler", "gateway"),
         via_worker_kit=True,
         decoded_by_hand=("scheduler",),
+        tailed_by=("gateway",),
     ),
 )
 
@@ -198,18 +203,18 @@ RPCS: tuple[Rpc, ...] = (
     Rpc(_usage("GetUsage"), GetUsage, UsageReport, server="usage", clients=("gateway",)),
     Rpc(_usage("GetPlan"), GetPlan, PlanDetails, server="usage", clients=("gateway", "analysis")),
     Rpc(_usage("SetPlan"), SetPlan, PlanDetails, server="usage", clients=("gateway",)),
-    Rpc(_usage("SetTimeZone"), SetTimeZone, PlanDetails, server="usage", clients=()),
+    Rpc(_usage("SetTimeZone"), SetTimeZone, PlanDetails, server="usage", clients=("gateway",)),
     Rpc(_usage("AdminUsageOverview"), AdminUsageOverview, UsageOverview, server="usage", clients=("gateway",)),
     Rpc(_usage("HandleStripeWebhook"), HandleStripeWebhook, StripeWebhookHandled, server="usage", clients=("gateway",)),
-    Rpc(_scheduler(SchedulerOps.ENQUEUE), EnqueueJob, EnqueueJobReply, server="scheduler", clients=()),
-    Rpc(_scheduler(SchedulerOps.ENQUEUE_BULK), EnqueueJobs, EnqueueJobsReply, server="scheduler", clients=()),
-    Rpc(_scheduler(SchedulerOps.CANCEL), CancelJob, CancelJobReply, server="scheduler", clients=()),
+    Rpc(_scheduler(SchedulerOps.ENQUEUE), EnqueueJob, EnqueueJobReply, server="scheduler", clients=("gateway",)),
+    Rpc(_scheduler(SchedulerOps.ENQUEUE_BULK), EnqueueJobs, EnqueueJobsReply, server="scheduler", clients=("gateway",)),
+    Rpc(_scheduler(SchedulerOps.CANCEL), CancelJob, CancelJobReply, server="scheduler", clients=("gateway",)),
     Rpc(_scheduler(SchedulerOps.GET_JOB), GetJob, GetJobReply, server="scheduler", clients=("gateway",)),
-    Rpc(_scheduler(SchedulerOps.FIND_JOBS), FindJobs, FindJobsReply, server="scheduler", clients=()),
+    Rpc(_scheduler(SchedulerOps.FIND_JOBS), FindJobs, FindJobsReply, server="scheduler", clients=("gateway",)),
     Rpc(_scheduler(SchedulerOps.QUEUE_COUNTS), QueueCounts, QueueCountsReply, server="scheduler", clients=("gateway",)),
-    Rpc(_scheduler(SchedulerOps.PAUSE_QUEUE), PauseQueue, QueueStatusReply, server="scheduler", clients=()),
-    Rpc(_scheduler(SchedulerOps.RESUME_QUEUE), ResumeQueue, QueueStatusReply, server="scheduler", clients=()),
-    Rpc(_scheduler(SchedulerOps.CLEAN_QUEUE), CleanQueue, CleanQueueReply, server="scheduler", clients=()),
+    Rpc(_scheduler(SchedulerOps.PAUSE_QUEUE), PauseQueue, QueueStatusReply, server="scheduler", clients=("gateway",)),
+    Rpc(_scheduler(SchedulerOps.RESUME_QUEUE), ResumeQueue, QueueStatusReply, server="scheduler", clients=("gateway",)),
+    Rpc(_scheduler(SchedulerOps.CLEAN_QUEUE), CleanQueue, CleanQueueReply, server="scheduler", clients=("gateway",)),
     Rpc(
         _scheduler(SchedulerOps.UPSERT_SCHEDULE),
         UpsertSchedule,
@@ -248,21 +253,4 @@ RPCS: tuple[Rpc, ...] = (
     ),
 )
 
-_ADMIN_JOB_ROUTES = "admin routes that enqueue, cancel, find, pause, resume or clean jobs are not built yet"
-
-PLANNED: tuple[Planned, ...] = (
-    Planned(Streams.ANALYSIS_EVENTS.name, "gateway", "consumer", "Server-Sent Events of an analysis's progress"),
-    Planned(_usage("SetTimeZone"), "gateway", "client", "the account settings route is not built yet"),
-    *(
-        Planned(_scheduler(op), "gateway", "client", _ADMIN_JOB_ROUTES)
-        for op in (
-            SchedulerOps.ENQUEUE,
-            SchedulerOps.ENQUEUE_BULK,
-            SchedulerOps.CANCEL,
-            SchedulerOps.FIND_JOBS,
-            SchedulerOps.PAUSE_QUEUE,
-            SchedulerOps.RESUME_QUEUE,
-            SchedulerOps.CLEAN_QUEUE,
-        )
-    ),
-)
+PLANNED: tuple[Planned, ...] = ()

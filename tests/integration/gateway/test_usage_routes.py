@@ -86,3 +86,37 @@ async def test_stripe_webhook_without_a_signature_is_invalid_input(api: Api) -> 
     response = await api.http.post("/v1/webhooks/stripe", content=b"{}")
 
     assert response.status_code == 422
+
+
+async def test_user_sets_the_time_zone_of_their_daily_window(api: Api) -> None:
+    _, key = await api.create_user()
+
+    changed = await api.http.put("/v1/account/time-zone", json={"time_zone": "Europe/London"}, headers=bearer(key))
+
+    assert changed.status_code == 200, changed.text
+    assert changed.json()["time_zone"] == "Europe/London"
+    assert changed.json()["plan"] == "free"
+    plan = await api.http.get("/v1/plan", headers=bearer(key))
+    assert plan.json()["time_zone"] == "Europe/London"
+
+
+async def test_an_unknown_time_zone_is_refused_by_the_usage_service_and_nothing_changes(api: Api) -> None:
+    _, key = await api.create_user()
+
+    refused = await api.http.put("/v1/account/time-zone", json={"time_zone": "Mars/Olympus"}, headers=bearer(key))
+    malformed = await api.http.put("/v1/account/time-zone", json={"zone": "UTC"}, headers=bearer(key))
+
+    assert refused.status_code == 422
+    assert refused.json()["error"] == {
+        "code": "invalid_input",
+        "message": "unknown time zone 'Mars/Olympus'",
+        "details": {"time_zone": "Mars/Olympus"},
+    }
+    assert malformed.status_code == 422
+    assert (await api.http.get("/v1/plan", headers=bearer(key))).json()["time_zone"] == "UTC"
+
+
+async def test_setting_the_time_zone_needs_an_api_key(api: Api) -> None:
+    response = await api.http.put("/v1/account/time-zone", json={"time_zone": "UTC"})
+
+    assert response.status_code == 401

@@ -23,7 +23,19 @@ from chartwise_gateway.middleware import (
 )
 from chartwise_gateway.openapi import install_openapi
 from chartwise_gateway.ratelimit import RateLimiter
-from chartwise_gateway.routes import admin, analyses, health, jobs, journal, keys, schedules, usage, webhooks
+from chartwise_gateway.routes import (
+    account,
+    admin,
+    admin_jobs,
+    analyses,
+    health,
+    jobs,
+    journal,
+    keys,
+    schedules,
+    usage,
+    webhooks,
+)
 from chartwise_gateway.settings import Settings
 from chartwise_runtime.blobs import LocalBlobStore
 from chartwise_runtime.broker import make_broker
@@ -78,7 +90,7 @@ def build_app(settings: Settings) -> FastAPI:
     app.state.settings = settings
     install_error_handlers(app)
     install_openapi(app, analyses.SUBMIT_MODELS)
-    routers = (health, keys, analyses, schedules, jobs, journal, usage, webhooks, admin)
+    routers = (health, keys, analyses, schedules, jobs, journal, usage, account, webhooks, admin, admin_jobs)
     for router in (r.router for r in routers):
         app.include_router(router)
 

@@ -11,12 +11,15 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any, cast
+from functools import cache
+from typing import Any, Union, cast
 
-from pydantic import BaseModel
+from pydantic import BaseModel, TypeAdapter, ValidationError
 
-from chartwise_contracts import Queues, Streams
+from chartwise_contracts import Message, Queues, Streams
+from chartwise_contracts.analysis import AnalysisCancelled, AnalysisCompleted, AnalysisEvent, AnalysisFailed
 from chartwise_contracts.analysis_api import AnalysisStatus, AnalysisView
+from chartwise_contracts.jobs import JobActive, JobCancelled, JobCompleted, JobFailed, JobProgress, JobRetrying
 from chartwise_gateway.clients import Clients
 from chartwise_gateway.stream_codec import entry_body
 from chartwise_runtime.errors import DomainError
@@ -24,14 +27,44 @@ from chartwise_runtime.logging import get_logger
 
 log = get_logger(__name__)
 
-FINAL_STATUSES = {AnalysisStatus.COMPLETED: "completed", AnalysisStatus.FAILED: "failed"}
-JOB_EVENT_NAMES = {"JobActive": "active", "JobProgress": "progress", "JobRetrying": "retrying"}
-ANALYSIS_EVENT_NAMES = {
-    "analysis.completed": "completed",
-    "analysis.failed": "failed",
-    "analysis.cancelled": "cancelled",
+STREAM_READS: dict[str, tuple[type[Message], ...]] = {
+    Streams.JOB_EVENTS.name: (JobActive, JobProgress, JobRetrying, JobCompleted, JobFailed, JobCancelled),
+    Streams.ANALYSIS_EVENTS.name: (AnalysisCompleted, AnalysisFailed, AnalysisCancelled),
 }
+"""The streams the event streams tail (plain XREAD, no consumer group) and the message types decoded from each.
+
+The registry test checks this against `chartwise_contracts.flows` and decodes a sample of each type through
+`decode`, since the gateway has no AsyncAPI document to show what it reads.
+"""
+
+FINAL_STATUSES = {AnalysisStatus.COMPLETED: "completed", AnalysisStatus.FAILED: "failed"}
+SSE_NAMES: dict[type[Message], str] = {
+    JobActive: "active",
+    JobProgress: "progress",
+    JobRetrying: "retrying",
+    AnalysisCompleted: "completed",
+    AnalysisFailed: "failed",
+    AnalysisCancelled: "cancelled",
+}
+"""The decoded types that become an SSE event; a job's own end is told by the analysis event that follows it."""
 READ_COUNT = 200
+
+
+@cache
+def _adapter(stream: str) -> TypeAdapter[Message]:
+    # Each type carries a literal `kind` or `type` tag, so at most one member of the union accepts an entry.
+    union: Any = Union[STREAM_READS[stream]]  # noqa: UP007 - built at run time from the declared types
+    return TypeAdapter(union)
+
+
+def decode(stream: str, body: bytes | None) -> Message | None:
+    """The message of one entry of a tailed stream, or None when it is not one of the types read there."""
+    if body is None or stream not in STREAM_READS:
+        return None
+    try:
+        return _adapter(stream).validate_json(body)
+    except ValidationError:
+        return None
 
 
 def sse(event: str, data: BaseModel | dict[str, Any]) -> str:
@@ -94,7 +127,7 @@ async def _events(
             name = stream.decode()
             for entry_id, fields in entries:
                 positions[name] = entry_id
-                event = _event_of(analysis_id, entry_body(fields))
+                event = _event_of(analysis_id, decode(name, entry_body(fields)))
                 if event is None:
                     continue
                 kind, data = event
@@ -118,25 +151,15 @@ async def _final_view(
         return event
 
 
-def _event_of(analysis_id: str, body: bytes | None) -> tuple[str, dict[str, Any]] | None:
-    """The SSE event name and data of one stream entry, if it concerns this analysis."""
-    if body is None:
+def _event_of(analysis_id: str, message: Message | None) -> tuple[str, dict[str, Any]] | None:
+    """The SSE event name and data of one decoded message, if it concerns this analysis."""
+    kind = SSE_NAMES.get(type(message)) if message is not None else None
+    if kind is None:
         return None
-    try:
-        message = json.loads(body)
-    except ValueError:
-        return None
-    if not isinstance(message, dict):
-        return None
-    data = {k: v for k, v in message.items() if k not in ("meta", "payload", "job")}
-    kind = message.get("kind")
-    if (
-        kind in JOB_EVENT_NAMES
-        and message.get("queue") == Queues.CHART_ANALYSIS
-        and message.get("job_id") == analysis_id
-    ):
-        return JOB_EVENT_NAMES[kind], data
-    event_type = message.get("type")
-    if event_type in ANALYSIS_EVENT_NAMES and message.get("analysis_id") == analysis_id:
-        return ANALYSIS_EVENT_NAMES[event_type], data
+    if isinstance(message, JobActive | JobProgress | JobRetrying):
+        if message.queue != Queues.CHART_ANALYSIS or message.job_id != analysis_id:
+            return None
+        return kind, message.model_dump(mode="json", exclude={"meta", "payload", "job"})
+    if isinstance(message, AnalysisEvent) and message.analysis_id == analysis_id:
+        return kind, message.model_dump(mode="json", exclude={"meta"})
     return None

@@ -1,12 +1,13 @@
-"""A user's own jobs, and the admin's view of the queues: counts, dead letters, replays."""
+"""A user's own jobs (read, cancel), and the admin's view of the queues: counts, dead letters, replays."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 from pydantic import AwareDatetime, BaseModel, Field
 
+from chartwise_contracts import Queues
 from chartwise_contracts.jobs import JobState
 from chartwise_contracts.scheduler import (
     SCHEDULER_SERVICE,
@@ -23,15 +24,16 @@ from chartwise_contracts.scheduler import (
     SchedulerOps,
 )
 from chartwise_contracts.streams import rpc_subject
-from chartwise_gateway.deps import AdminOnly, ClientsDep, CorrelationId, CurrentUser
-from chartwise_gateway.errors import ERROR_RESPONSES
-from chartwise_runtime.errors import NotFound
+from chartwise_gateway.clients import Clients
+from chartwise_gateway.deps import AdminOnly, ClientsDep, CorrelationId, CurrentUser, Principal
+from chartwise_gateway.errors import ERROR_RESPONSES, ErrorBody
+from chartwise_gateway.job_cancel import cancel_one
+from chartwise_gateway.job_models import JobCancellation, JobId, QueueName
+from chartwise_runtime.errors import Conflict, NotFound
 
 router = APIRouter(prefix="/v1", responses=ERROR_RESPONSES)
 
-JobId = Annotated[str, Field(min_length=1, max_length=200)]
-QueueName = Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_.-]+$")]
-
+FINISHED: dict[int | str, dict[str, Any]] = {409: {"model": ErrorBody, "description": "The job has already finished"}}
 
 EntryId = Annotated[str, Field(min_length=3, max_length=40, pattern=r"^\d+-\d+$")]
 
@@ -54,9 +56,7 @@ class QueueStatus(BaseModel):
     counts: dict[JobState, int]
 
 
-@router.get("/jobs/{job_id}", tags=["jobs"], operation_id="getJob")
-async def get_job(job_id: JobId, user: CurrentUser, clients: ClientsDep) -> JobView:
-    """One of the caller's jobs; a job of anyone else answers 404, exactly like a job that does not exist."""
+async def _own_job(job_id: str, user: Principal, clients: Clients) -> JobView:
     query = GetJob.new(actor=user.user_id, correlation_id=user.correlation_id, job_id=job_id)
     reply = await clients.call(
         query, subject=rpc_subject(SCHEDULER_SERVICE, SchedulerOps.GET_JOB), reply_type=GetJobReply
@@ -65,6 +65,28 @@ async def get_job(job_id: JobId, user: CurrentUser, clients: ClientsDep) -> JobV
     if reply.job.payload.get("user_id") != user.user_id:
         raise NotFound("no such job", details={"job_id": job_id})
     return reply.job
+
+
+@router.get("/jobs/{job_id}", tags=["jobs"], operation_id="getJob")
+async def get_job(job_id: JobId, user: CurrentUser, clients: ClientsDep) -> JobView:
+    """One of the caller's jobs; a job of anyone else answers 404, exactly like a job that does not exist."""
+    return await _own_job(job_id, user, clients)
+
+
+@router.delete("/jobs/{job_id}", tags=["jobs"], operation_id="cancelJob", responses=FINISHED)
+async def cancel_job(job_id: JobId, user: CurrentUser, clients: ClientsDep) -> JobCancellation:
+    """Cancels one of the caller's pending or running jobs; 409 once it has finished."""
+    job = await _own_job(job_id, user, clients)
+    if job.queue == Queues.CHART_ANALYSIS:
+        # The analysis service does not watch its jobs being cancelled: its record and the quota it reserved
+        # would wait forever. Deleting the analysis cancels it and releases the reservation.
+        raise Conflict(
+            "this job runs an analysis; cancel it with DELETE /v1/analyses/{id}",
+            details={"job_id": job_id, "analysis_id": job.payload.get("analysis_id")},
+        )
+    return await cancel_one(
+        job_id, clients=clients, actor=user.user_id, correlation_id=user.correlation_id, reason="cancelled by its owner"
+    )
 
 
 @router.get("/admin/queues/{queue}", tags=["admin"], operation_id="adminQueueCounts", dependencies=[AdminOnly])
