@@ -2,7 +2,8 @@
 
 Logs are prefixed by service. Ctrl-C (or SIGTERM) stops the services first, each given its shutdown
 timeout, then the servers. If a service dies, the rest are stopped too, so a broken start is never
-mistaken for a running system.
+mistaken for a running system. A signal sent to the whole process group (a terminal's Ctrl-C,
+`kill -TERM -<pgid>`) reaches the services as well: services that stop cleanly count as a requested stop.
 """
 
 from __future__ import annotations
@@ -11,7 +12,9 @@ import argparse
 import contextlib
 import importlib.util
 import os
+import select
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -77,19 +80,89 @@ def _stop(children: list[Child]) -> None:
         child.pump.join(timeout=2)
 
 
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+CLEAN_STOPS = frozenset({0, -signal.SIGINT, -signal.SIGTERM})
+"""Exit statuses of a service that was told to stop (uvicorn exits 0 after a graceful shutdown)."""
+POLL_S = 0.5
+
+
+class StopSignals:
+    """SIGINT and SIGTERM as bytes on a socket, written by the interpreter's C-level handler.
+
+    A Python handler that sets a `threading.Event` can deadlock: it runs in the main thread, possibly
+    while that thread holds the event's own lock inside `Event.wait`, and a burst of signals (a process
+    group's plus the ones `make` and `uv` forward) makes that likely. Here no Python code runs in the
+    handler and nothing waits on a lock.
+    """
+
+    def __init__(self, reader: socket.socket) -> None:
+        self._reader = reader
+        self.received: list[int] = []
+
+    def wait(self, timeout: float) -> bool:
+        """True once a stop signal has arrived; waits up to `timeout` seconds for one."""
+        if not self.received:
+            readable, _, _ = select.select([self._reader], [], [], timeout)
+            if readable:
+                with contextlib.suppress(BlockingIOError):
+                    self.received.extend(self._reader.recv(64))
+        return bool(self.received)
+
+
+def _ignore(signum: int, frame: FrameType | None) -> None:
+    """The signal is noted through the wakeup socket; a handler must exist for it to be written."""
+
+
 @contextlib.contextmanager
-def _stop_requested() -> Iterator[threading.Event]:
-    requested = threading.Event()
+def _stop_signals() -> Iterator[StopSignals]:
+    """Stop signals noted while inside; ignored once left, since the stop they ask for has then happened.
 
-    def handler(signum: int, frame: FrameType | None) -> None:
-        requested.set()
-
-    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    `make` and `uv run` forward a signal again while the supervisor stops, so one can arrive after the
+    services and servers are down; it must not kill the supervisor before it reports how they stopped.
+    """
+    reader, writer = socket.socketpair()
+    reader.setblocking(False)
+    writer.setblocking(False)
+    for sig in STOP_SIGNALS:
+        signal.signal(sig, _ignore)
+    previous_fd = signal.set_wakeup_fd(writer.fileno(), warn_on_full_buffer=False)
     try:
-        yield requested
+        yield StopSignals(reader)
     finally:
-        for sig, old in previous.items():
-            signal.signal(sig, old)
+        for sig in STOP_SIGNALS:
+            signal.signal(sig, signal.SIG_IGN)
+        signal.set_wakeup_fd(previous_fd)
+        reader.close()
+        writer.close()
+
+
+def _status(returncode: int) -> int:
+    """A child's exit status as a shell reports it (128 + N for a child killed by signal N)."""
+    return returncode if returncode >= 0 else 128 - returncode
+
+
+def _describe(child: Child) -> str:
+    code = child.process.returncode
+    if code < 0:
+        return f"{child.name} was stopped by {signal.Signals(-code).name}"
+    return f"{child.name} exited with {code}"
+
+
+def _supervise(children: list[Child], stop: StopSignals) -> int:
+    """Waits for a stop signal or a service's exit; the exit code the supervisor should end with."""
+    while not stop.wait(timeout=POLL_S):
+        exited = [c for c in children if c.process.poll() is not None]
+        if not exited:
+            continue
+        failed = [c for c in exited if c.process.returncode not in CLEAN_STOPS]
+        if stop.wait(timeout=0) or not failed:
+            # A signal to the process group reached the services too; they stopping first is no failure.
+            _say(", ".join(_describe(c) for c in exited) + "; stop requested, stopping the rest")
+            return _status(failed[0].process.returncode) if failed else 0
+        _say(", ".join(_describe(c) for c in exited) + "; stopping the rest")
+        return _status(failed[0].process.returncode)
+    _say(f"{signal.Signals(stop.received[0]).name} received")
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -105,20 +178,14 @@ def main(argv: list[str] | None = None) -> int:
     env.setdefault("LOG_FORMAT", "console")
     env.setdefault("BLOB_DIR", str((args.data_dir / "blobs").resolve()))
 
-    with _stop_requested() as stop, backing_servers(args.data_dir.resolve(), persistent=True) as endpoints:
+    with _stop_signals() as stop, backing_servers(args.data_dir.resolve(), persistent=True) as endpoints:
         env["REDIS_URL"], env["MONGO_URL"] = endpoints.redis_url, endpoints.mongo_url
         _say(f"redis ({endpoints.redis_source}): {endpoints.redis_url}")
         _say(f"mongodb ({endpoints.mongo_source}): {endpoints.mongo_url}")
         ports = {name: args.port_base + SERVICES[name] for name in services}
         children = [_start(name, env, ports[name]) for name in services]
         _say("started " + ", ".join(f"{c.name} on :{ports[c.name]}" for c in children) + "; Ctrl-C stops all")
-        exit_code = 0
-        while not stop.wait(timeout=0.5):
-            dead = [c for c in children if c.process.poll() is not None]
-            if dead:
-                _say(", ".join(f"{c.name} exited with {c.process.returncode}" for c in dead) + "; stopping the rest")
-                exit_code = 1
-                break
+        exit_code = _supervise(children, stop)
         _say("stopping services")
         _stop(children)
         _say("stopping redis and mongodb")

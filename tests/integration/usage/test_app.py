@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import TypeVar
@@ -25,16 +26,19 @@ from chartwise_contracts.usage import (
     QuotaWindow,
     ReserveQuota,
     SetPlan,
+    StripeWebhookHandled,
     UsageOverview,
     UsageReport,
 )
 from chartwise_devtools.asgi import running
 from chartwise_devtools.waiting import eventually
-from chartwise_runtime.errors import InvalidInput, QuotaExceeded
+from chartwise_runtime.errors import DomainError, InvalidInput, QuotaExceeded, ServiceUnavailable
+from chartwise_runtime.mongo import Database
 from chartwise_runtime.rpc import publish, request
 from chartwise_usage.app import CONSUMED_STREAMS, RPC_OPERATIONS, build_app
 from chartwise_usage.settings import Settings
 from tests.integration.usage.conftest import WEBHOOK_SECRET
+from tests.integration.usage.fake_stripe import event, sign, subscription
 
 
 @pytest.fixture
@@ -136,3 +140,32 @@ async def test_a_forged_stripe_webhook_is_refused(client: RedisBroker) -> None:
 
     with pytest.raises(InvalidInput):
         await call(client, forged, "HandleStripeWebhook", UsageReport)
+
+
+async def test_a_signed_webhook_missing_a_field_gets_an_invalid_input_reply_and_stores_nothing(
+    client: RedisBroker, mongo_db: Database
+) -> None:
+    body = json.loads(event("evt_1", "customer.subscription.created", subscription("sub_1", "cus_1"), created=1))
+    del body["created"]
+    payload = json.dumps(body)
+    command = HandleStripeWebhook.new(payload=payload, signature=sign(payload, WEBHOOK_SECRET))
+
+    with pytest.raises(InvalidInput) as refused:
+        await call(client, command, "HandleStripeWebhook", StripeWebhookHandled)
+
+    assert refused.value.details["errors"] == [{"field": "created", "problem": "Field required"}]
+    assert await mongo_db.stripe_events.count_documents({}) == 0
+    assert await mongo_db.subscriptions.count_documents({}) == 0
+
+
+async def test_an_unforeseen_failure_in_a_handler_is_answered_with_an_error_reply(
+    client: RedisBroker, mongo_db: Database
+) -> None:
+    # A stored account the service cannot read: its handler fails with an exception no one foresaw.
+    await mongo_db.accounts.insert_one({"_id": "u1", "time_zone": 42})
+
+    with pytest.raises(DomainError) as failed:
+        await call(client, GetPlan.new(user_id="u1"), "GetPlan", PlanDetails)
+
+    assert not isinstance(failed.value, ServiceUnavailable)  # an answer, not a timeout
+    assert failed.value.details["code"] == "internal_error"

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable
+from contextlib import AsyncExitStack
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -218,3 +220,36 @@ async def test_recurring_work_can_be_turned_off(usage_service: UsageFactory) -> 
     service = usage_service(schedule_recurring_work=False)
 
     assert (service.registration, service.worker) == (None, None)
+
+
+async def stops_within(app: AsyncExitStack, bound_s: float) -> None:
+    """Leaves `app`'s running context, failing only if that hangs past `bound_s` (no timing assertion)."""
+    leaving = asyncio.ensure_future(app.aclose())
+    done, _ = await asyncio.wait({leaving}, timeout=bound_s)
+    assert leaving in done, f"shutdown still running after {bound_s:g}s"
+    leaving.result()
+
+
+@pytest.mark.parametrize("scheduler_gone", ["after-registration", "before-registration"])
+async def test_usage_shuts_down_promptly_after_the_scheduler_stopped_first(
+    usage_service: UsageFactory, scheduler_app: AsgiFastStream, scheduler_gone: str
+) -> None:
+    # Realistic backoff and request timeout: a shutdown that waited on either would overrun the bound.
+    service = usage_service(rpc_timeout_s=5, schedule_retry_initial_s=30, schedule_retry_max_s=60)
+    bound_s = Settings(environment="test").shutdown_timeout_s
+    async with AsyncExitStack() as usage_running:
+        if scheduler_gone == "after-registration":
+            async with running(scheduler_app):
+                await usage_running.enter_async_context(running(service.app))
+                await registered(service)
+        else:
+            await usage_running.enter_async_context(running(service.app))
+            assert service.registration is not None
+            await eventually(lambda: service.registration is not None and service.registration.attempts >= 1)
+
+        await stops_within(usage_running, bound_s)
+
+    assert service.worker is not None
+    assert not service.worker.running
+    assert service.registration is not None
+    assert not service.registration.running

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 
@@ -83,6 +85,79 @@ async def test_a_webhook_with_a_bad_signature_is_refused_and_changes_nothing(usa
 
     assert await mongo_db.subscriptions.count_documents({}) == 0
     assert await mongo_db.stripe_events.count_documents({}) == 0
+
+
+def _without(payload: dict[str, Any], *path: str) -> dict[str, Any]:
+    """A deep copy of `payload` with the field at `path` removed."""
+    copied: dict[str, Any] = json.loads(json.dumps(payload))
+    node: Any = copied
+    for key in path[:-1]:
+        node = node[key]
+    del node[path[-1]]
+    return copied
+
+
+def _with(payload: dict[str, Any], value: Any, *path: str | int) -> dict[str, Any]:
+    """A deep copy of `payload` with the field at `path` (keys and list indexes) set to `value`."""
+    copied: dict[str, Any] = json.loads(json.dumps(payload))
+    node: Any = copied
+    for key in path[:-1]:
+        node = node[key]
+    node[path[-1]] = value
+    return copied
+
+
+WELL_FORMED = json.loads(event("evt_1", "customer.subscription.created", subscription("sub_1", "cus_1"), created=NOW))
+INVOICE = json.loads(
+    event("evt_2", "invoice.paid", {"id": "in_1", "subscription": "sub_1", "lines": {"data": []}}, created=NOW)
+)
+CHECKOUT = json.loads(event("evt_3", "checkout.session.completed", {"client_reference_id": "u1"}, created=NOW))
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        pytest.param(json.dumps(_without(WELL_FORMED, "created")), id="no-created"),
+        pytest.param(json.dumps(_without(WELL_FORMED, "id")), id="no-id"),
+        pytest.param(json.dumps(_without(WELL_FORMED, "type")), id="no-type"),
+        pytest.param(json.dumps(_without(WELL_FORMED, "data")), id="no-data"),
+        pytest.param(json.dumps(_without(WELL_FORMED, "data", "object")), id="no-object"),
+        pytest.param(json.dumps(_with(WELL_FORMED, "yesterday", "created")), id="created-not-a-number"),
+        pytest.param(json.dumps(_with(WELL_FORMED, 1e300, "created")), id="created-out-of-range"),
+        pytest.param(json.dumps(_with(WELL_FORMED, ["sub_1"], "data", "object")), id="object-not-a-dict"),
+        pytest.param(json.dumps(_without(WELL_FORMED, "data", "object", "id")), id="subscription-without-id"),
+        pytest.param(json.dumps(_with(WELL_FORMED, "all", "data", "object", "items")), id="items-not-a-list"),
+        pytest.param(json.dumps(_with(WELL_FORMED, ["x"], "data", "object", "items", "data")), id="item-not-a-dict"),
+        pytest.param(
+            json.dumps(_with(WELL_FORMED, "soon", "data", "object", "items", "data", 0, "current_period_end")),
+            id="period-not-a-number",
+        ),
+        pytest.param(json.dumps(_with(INVOICE, {"data": "none"}, "data", "object", "lines")), id="invoice-lines"),
+        pytest.param(json.dumps(_with(INVOICE, 42, "data", "object", "parent")), id="invoice-parent"),
+        pytest.param(json.dumps(_with(CHECKOUT, "u1", "data", "object", "metadata")), id="checkout-metadata"),
+        pytest.param("[1, 2, 3]", id="json-array"),
+        pytest.param('"an event"', id="json-string"),
+        pytest.param("not json at all", id="not-json"),
+    ],
+)
+async def test_a_signed_but_malformed_webhook_is_refused_as_invalid_input_and_stores_nothing(
+    usage: Usage, mongo_db: Database, payload: str
+) -> None:
+    await checkout(usage, "u1", "cus_1", event_id="evt_checkout")
+
+    with pytest.raises(InvalidInput) as refused:
+        await deliver(usage, payload)
+
+    assert "Stripe" in refused.value.message
+    assert await mongo_db.subscriptions.count_documents({}) == 0
+    assert await mongo_db.stripe_events.count_documents({}) == 1  # the checkout's receipt only
+
+
+async def test_an_event_of_a_type_we_ignore_needs_no_readable_object(usage: Usage, mongo_db: Database) -> None:
+    payload = json.dumps(_with(WELL_FORMED, "customer.created", "type") | {"data": {"object": {"weird": [1]}}})
+
+    assert await deliver(usage, payload) == "ignored"
+    assert await mongo_db.stripe_events.count_documents({"_id": "evt_1"}) == 1
 
 
 async def test_a_redelivered_event_is_applied_once(usage: Usage, mongo_db: Database) -> None:

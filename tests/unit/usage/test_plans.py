@@ -8,6 +8,7 @@ import pytest
 
 from chartwise_contracts.usage import PlanSource
 from chartwise_usage.plans import DEFAULT_TIERS, PlanTable, SubscriptionState, Tier, effective_plan
+from chartwise_usage.stripe_payloads import Subscription
 from chartwise_usage.stripe_sync import subscription_state
 
 TABLE = PlanTable(DEFAULT_TIERS)
@@ -79,7 +80,7 @@ def test_subscription_period_is_read_from_the_item_in_newer_api_versions() -> No
         "items": {"data": [{"price": {"id": "price_1", "unit_amount": 999}, "current_period_start": 1_700_000_000}]},
     }
 
-    state = subscription_state(obj, version=100.0)
+    state = subscription_state(Subscription.model_validate(obj), version=100.0)
 
     assert (state.customer_id, state.price_amount, state.version) == ("cus_1", 999, 100.5)
     assert state.period_start == datetime.fromtimestamp(1_700_000_000, tz=UTC)

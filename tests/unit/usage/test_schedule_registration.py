@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from chartwise_contracts.scheduler import ScheduleSpec
@@ -9,6 +11,9 @@ from chartwise_devtools.waiting import eventually
 from chartwise_runtime.errors import InvalidInput, ServiceUnavailable
 from chartwise_usage.maintenance import STRIPE_RECONCILE_SCHEDULE, schedule_plan
 from chartwise_usage.schedule_registration import ScheduleRegistration, retry_delay_s
+
+SHUTDOWN_BOUND_S = 10.0
+"""Far above a prompt stop, far below the backoff a hung stop would wait out."""
 
 PLAN = schedule_plan(expiry_interval_s=30, reconcile_interval_s=3600, stripe_configured=False)
 STALE_RECONCILE = schedule_plan(expiry_interval_s=30, reconcile_interval_s=3600, stripe_configured=True).upserts[1]
@@ -93,3 +98,38 @@ def test_the_wait_doubles_up_to_its_cap_and_jitter_only_shortens_it(attempt: int
     delays = [retry_delay_s(attempt, initial_s=1.0, max_s=30.0) for _ in range(50)]
 
     assert all(ceiling / 2 <= d <= ceiling for d in delays)
+
+
+class ReplyAwaitingScheduler:
+    """Waits for its reply the way `chartwise_runtime.rpc.request` does, with `asyncio.wait_for`."""
+
+    def __init__(self) -> None:
+        self.asked = asyncio.Event()
+        self.reply: asyncio.Future[bool] | None = None
+
+    async def upsert(self, spec: ScheduleSpec) -> bool:
+        self.reply = asyncio.get_running_loop().create_future()
+        self.asked.set()
+        return await asyncio.wait_for(self.reply, timeout=60)
+
+    async def remove(self, schedule_id: str) -> bool:
+        raise AssertionError("never reached: the first upsert does not succeed")
+
+
+async def test_stop_ends_the_retries_even_when_the_reply_wait_swallows_the_cancellation() -> None:
+    scheduler = ReplyAwaitingScheduler()
+    # A backoff of 30-60 s: a stop that waits it out is a stop that hangs.
+    registering = ScheduleRegistration(scheduler, PLAN, retry_initial_s=60, retry_max_s=60)
+    await registering.start()
+    await scheduler.asked.wait()
+    assert scheduler.reply is not None
+
+    # The reply channel fails just as the service stops: on Python 3.11 `wait_for` then raises the failure
+    # and drops the cancellation.
+    scheduler.reply.set_exception(ServiceUnavailable("reply channel lost"))
+    stopping = asyncio.ensure_future(registering.stop())
+
+    done, _ = await asyncio.wait({stopping}, timeout=SHUTDOWN_BOUND_S)
+    assert stopping in done, "stop is waiting out the retry backoff"
+    assert not registering.running
+    assert not registering.registered.is_set()

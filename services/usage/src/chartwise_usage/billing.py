@@ -8,6 +8,7 @@ import stripe
 from stripe.params import CustomerCreateParams
 
 from chartwise_runtime.errors import InvalidInput
+from chartwise_usage.stripe_payloads import StripeEvent, parse_event_json
 
 
 class StripeUnavailable(Exception):
@@ -62,13 +63,14 @@ def make_stripe_client(
     )
 
 
-def verified_event(payload: str, signature: str, secret: str) -> dict[str, Any]:
-    """The webhook event as JSON, after checking its `Stripe-Signature` with the SDK; InvalidInput if forged."""
+def verified_event(payload: str, signature: str, secret: str) -> StripeEvent:
+    """The webhook event, after checking its `Stripe-Signature` with the SDK; InvalidInput if forged or malformed.
+
+    The body is parsed by our own model rather than the SDK's event object, so a signed payload of any shape
+    is refused with InvalidInput instead of failing later on a missing field.
+    """
     try:
-        event = stripe.Webhook.construct_event(payload, signature, secret)
+        stripe.WebhookSignature.verify_header(payload, signature, secret, stripe.Webhook.DEFAULT_TOLERANCE)
     except stripe.SignatureVerificationError as error:
         raise InvalidInput("the Stripe signature does not match the payload") from error
-    except ValueError as error:
-        raise InvalidInput("the Stripe webhook payload is not a Stripe event") from error
-    body: dict[str, Any] = event.to_dict()
-    return body
+    return parse_event_json(payload)

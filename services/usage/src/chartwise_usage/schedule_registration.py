@@ -28,6 +28,8 @@ from chartwise_usage.maintenance import SchedulePlan
 log = get_logger(__name__)
 
 ACTOR = f"service:{USAGE_SERVICE}"
+STOP_RECHECK_S = 0.05
+"""How often `stop` cancels the registration task again while it has not ended."""
 
 
 class SchedulerPort(Protocol):
@@ -85,6 +87,7 @@ class ScheduleRegistration:
         self._retry_initial_s = retry_initial_s
         self._retry_max_s = retry_max_s
         self._task: asyncio.Task[None] | None = None
+        self._stopping = asyncio.Event()
         self.registered = asyncio.Event()
         self.attempts = 0
 
@@ -97,11 +100,21 @@ class ScheduleRegistration:
             self._task = asyncio.create_task(self._keep_trying(), name="usage-schedule-registration")
 
     async def stop(self) -> None:
-        """Ends the retries; a registration still in flight is abandoned (the next start-up repeats it)."""
+        """Ends the retries; a registration still in flight is abandoned (the next start-up repeats it).
+
+        Cancelling the task is not enough on its own: Python 3.11's `asyncio.wait_for`, under the request's
+        reply wait, drops a cancellation that lands as the reply future completes (with a reply or with
+        `ServiceUnavailable` when the reply channel is lost) and returns or raises that outcome instead. The loop
+        would then sleep its backoff, up to `retry_max_s`, holding up the service's shutdown. So the loop also
+        checks a stop flag after every attempt and sleeps on it, and the task is cancelled again until it ends.
+        """
+        self._stopping.set()
         task, self._task = self._task, None
         if task is None:
             return
-        task.cancel()
+        while not task.done():
+            task.cancel()
+            await asyncio.wait({task}, timeout=STOP_RECHECK_S)
         with contextlib.suppress(asyncio.CancelledError):
             await task
 
@@ -114,7 +127,7 @@ class ScheduleRegistration:
                 log.info("stale schedule removed", schedule_id=schedule_id)
 
     async def _keep_trying(self) -> None:
-        while True:
+        while not self._stopping.is_set():
             self.attempts += 1
             try:
                 await self.register_once()
@@ -136,4 +149,5 @@ class ScheduleRegistration:
                 retry_in_s=round(delay, 3),
                 error=str(failure) or type(failure).__name__,
             )
-            await asyncio.sleep(delay)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), timeout=delay)

@@ -8,16 +8,28 @@ last known stays in force.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
-from typing import Any, Literal
+from datetime import datetime
+from typing import Literal
 
+from chartwise_runtime.errors import InvalidInput
 from chartwise_runtime.logging import get_logger
 from chartwise_usage.billing import StripeBilling, StripeUnavailable
 from chartwise_usage.clock import Clock
 from chartwise_usage.directory import PlanDirectory
 from chartwise_usage.plans import SubscriptionState
 from chartwise_usage.storage import Accounts, StripeEvents, Subscriptions
+from chartwise_usage.stripe_payloads import (
+    CheckoutSession,
+    Invoice,
+    Price,
+    StripeEvent,
+    Subscription,
+    SubscriptionItem,
+    as_datetime,
+    parse,
+)
 
 log = get_logger(__name__)
 
@@ -32,33 +44,19 @@ ENTITLED_BEFORE_PAYMENT_FAILURE = frozenset({"active", "trialing"})
 CUSTOMER_BATCH = 100
 
 
-def _timestamp(value: Any) -> datetime | None:
-    return datetime.fromtimestamp(int(value), tz=UTC) if isinstance(value, int | float) else None
-
-
-def _id_of(value: Any) -> str | None:
-    """A Stripe reference, whether left as an id or expanded into the object."""
-    if isinstance(value, str):
-        return value
-    if isinstance(value, dict) and isinstance(value.get("id"), str):
-        return str(value["id"])
-    return None
-
-
-def subscription_state(obj: dict[str, Any], *, version: float) -> SubscriptionState:
-    """A Stripe subscription object as local state (periods read from the item in newer API versions)."""
-    items = (obj.get("items") or {}).get("data") or [{}]
-    item = items[0]
-    price = item.get("price") or {}
-    status = str(obj.get("status") or "incomplete")
+def subscription_state(subscription: Subscription, *, version: float) -> SubscriptionState:
+    """A Stripe subscription as local state (periods read from the item in newer API versions)."""
+    item = subscription.items.data[0] if subscription.items and subscription.items.data else SubscriptionItem()
+    price = item.price or Price()
+    status = subscription.status or "incomplete"
     return SubscriptionState(
-        subscription_id=str(obj["id"]),
-        customer_id=_id_of(obj.get("customer")) or "",
+        subscription_id=subscription.id,
+        customer_id=subscription.customer or "",
         status=status,
-        price_id=price.get("id"),
-        price_amount=price.get("unit_amount"),
-        period_start=_timestamp(obj.get("current_period_start") or item.get("current_period_start")),
-        period_end=_timestamp(obj.get("current_period_end") or item.get("current_period_end")),
+        price_id=price.id,
+        price_amount=price.unit_amount,
+        period_start=as_datetime(subscription.current_period_start or item.current_period_start),
+        period_end=as_datetime(subscription.current_period_end or item.current_period_end),
         version=version + (0.5 if status in FINAL_STATUSES else 0.0),
     )
 
@@ -86,25 +84,34 @@ class StripeSync:
         self._directory = directory
         self._clock = clock
 
-    async def apply_event(self, event: dict[str, Any]) -> WebhookResult:
-        """Applies one verified webhook event, once; a receipt is written only after its effect is stored."""
-        event_id, event_type = str(event["id"]), str(event["type"])
-        if await self._events.seen(event_id):
-            return WebhookResult(event_id, event_type, "duplicate")
-        obj: dict[str, Any] = event["data"]["object"]
-        version = float(event["created"])
-        outcome: Outcome
-        if event_type in SUBSCRIPTION_EVENTS:
-            outcome = await self._store(subscription_state(obj, version=version))
-        elif event_type == "checkout.session.completed":
-            outcome = await self._link_checkout(obj)
-        elif event_type in {"invoice.paid", "invoice.payment_failed"}:
-            outcome = await self._apply_invoice(obj, paid=event_type == "invoice.paid", version=version)
-        else:
-            outcome = "ignored"
-        await self._events.record(event_id, event_type=event_type, outcome=outcome, now=self._clock.now())
-        log.info("stripe event handled", event_id=event_id, event_type=event_type, outcome=outcome)
-        return WebhookResult(event_id, event_type, outcome)
+    async def apply_event(self, event: StripeEvent) -> WebhookResult:
+        """Applies one verified webhook event, once; a receipt is written only after its effect is stored.
+
+        The object is read before anything is written, so a malformed one is refused (InvalidInput) with
+        nothing stored, and Stripe's redelivery of it is refused the same way.
+        """
+        change = self._read(event)
+        if await self._events.seen(event.id):
+            return WebhookResult(event.id, event.type, "duplicate")
+        outcome = await change() if change is not None else "ignored"
+        await self._events.record(event.id, event_type=event.type, outcome=outcome, now=self._clock.now())
+        log.info("stripe event handled", event_id=event.id, event_type=event.type, outcome=outcome)
+        return WebhookResult(event.id, event.type, outcome)
+
+    def _read(self, event: StripeEvent) -> Callable[[], Awaitable[Outcome]] | None:
+        """The change an event of a type we act on asks for; None for the types we ignore."""
+        version = float(event.created)
+        if event.type in SUBSCRIPTION_EVENTS:
+            state = subscription_state(event.object_as(Subscription), version=version)
+            return lambda: self._store(state)
+        if event.type == "checkout.session.completed":
+            session = event.object_as(CheckoutSession)
+            return lambda: self._link_checkout(session)
+        if event.type in {"invoice.paid", "invoice.payment_failed"}:
+            invoice = event.object_as(Invoice)
+            paid = event.type == "invoice.paid"
+            return lambda: self._apply_invoice(invoice, paid=paid, version=version)
+        return None
 
     async def _store(self, state: SubscriptionState) -> Outcome:
         if not state.customer_id:
@@ -114,16 +121,16 @@ class StripeSync:
         await self._forget_customer(state.customer_id)
         return "applied"
 
-    async def _link_checkout(self, session: dict[str, Any]) -> Outcome:
-        user_id = session.get("client_reference_id") or (session.get("metadata") or {}).get("user_id")
-        customer_id = _id_of(session.get("customer"))
+    async def _link_checkout(self, session: CheckoutSession) -> Outcome:
+        user_id = session.client_reference_id or (session.metadata or {}).get("user_id")
+        customer_id = session.customer
         if not user_id or not customer_id:
             return "ignored"
         await self._accounts.link_customer(str(user_id), customer_id, now=self._clock.now())
         await self._directory.forget(str(user_id))
         return "applied"
 
-    async def _apply_invoice(self, invoice: dict[str, Any], *, paid: bool, version: float) -> Outcome:
+    async def _apply_invoice(self, invoice: Invoice, *, paid: bool, version: float) -> Outcome:
         subscription_id = _invoice_subscription(invoice)
         known = await self._subscriptions.get(subscription_id) if subscription_id else None
         if known is None:
@@ -169,7 +176,15 @@ class StripeSync:
                 continue
             read_at = self._clock.now().timestamp()
             for obj in objects:
-                outcome = await self._store(subscription_state(obj, version=read_at))
+                try:
+                    subscription = parse(Subscription, obj, what="a subscription listed by Stripe")
+                except InvalidInput as error:
+                    log.warning(
+                        "unreadable subscription from stripe skipped", user_id=account.user_id, error=str(error)
+                    )
+                    report.failures += 1
+                    continue
+                outcome = await self._store(subscription_state(subscription, version=read_at))
                 report.updated += outcome == "applied"
             report.checked += 1
         return report
@@ -183,22 +198,20 @@ class ReconcileReport:
     failures: int = 0
 
 
-def _invoice_subscription(invoice: dict[str, Any]) -> str | None:
+def _invoice_subscription(invoice: Invoice) -> str | None:
     """The invoice's subscription: a top-level field in older API versions, under `parent` in newer ones."""
-    direct = _id_of(invoice.get("subscription"))
-    if direct:
-        return direct
-    details = (invoice.get("parent") or {}).get("subscription_details") or {}
-    return _id_of(details.get("subscription"))
+    if invoice.subscription:
+        return invoice.subscription
+    details = invoice.parent.subscription_details if invoice.parent else None
+    return details.subscription if details else None
 
 
-def _invoice_period(invoice: dict[str, Any], subscription_id: str | None) -> tuple[datetime | None, datetime | None]:
+def _invoice_period(invoice: Invoice, subscription_id: str | None) -> tuple[datetime | None, datetime | None]:
     """The service period the invoice paid for, from its subscription line."""
-    for line in (invoice.get("lines") or {}).get("data") or []:
-        period = line.get("period") or {}
-        line_subscription = _id_of(line.get("subscription")) or _id_of(
-            ((line.get("parent") or {}).get("subscription_item_details") or {}).get("subscription")
-        )
-        if line_subscription in {None, subscription_id} and period:
-            return _timestamp(period.get("start")), _timestamp(period.get("end"))
+    for line in invoice.lines.data if invoice.lines else []:
+        details = line.parent.subscription_item_details if line.parent else None
+        line_subscription = line.subscription or (details.subscription if details else None)
+        period = line.period
+        if line_subscription in {None, subscription_id} and period and (period.start or period.end):
+            return as_datetime(period.start), as_datetime(period.end)
     return None, None
