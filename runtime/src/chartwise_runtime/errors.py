@@ -38,6 +38,12 @@ class RateLimited(DomainError):
     code = "rate_limited"
 
 
+class InternalError(DomainError):
+    """The service failed in a way it did not foresee."""
+
+    code = "internal_error"
+
+
 class ServiceUnavailable(DomainError):
     """A backing service did not answer in time, or answered that it cannot serve now."""
 
@@ -46,7 +52,16 @@ class ServiceUnavailable(DomainError):
 
 ERRORS_BY_CODE: dict[str, type[DomainError]] = {
     cls.code: cls
-    for cls in (InvalidInput, NotFound, Conflict, Forbidden, QuotaExceeded, RateLimited, ServiceUnavailable)
+    for cls in (
+        InvalidInput,
+        NotFound,
+        Conflict,
+        Forbidden,
+        QuotaExceeded,
+        RateLimited,
+        InternalError,
+        ServiceUnavailable,
+    )
 }
 
 

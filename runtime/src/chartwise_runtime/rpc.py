@@ -17,7 +17,7 @@ from redis.asyncio.client import PubSub
 
 from chartwise_contracts import ErrorReply, Message, Reply
 from chartwise_runtime.broker import group_sub
-from chartwise_runtime.errors import DomainError, ServiceUnavailable, error_from_code
+from chartwise_runtime.errors import DomainError, InternalError, ServiceUnavailable, error_from_code
 from chartwise_runtime.logging import get_logger
 
 P = ParamSpec("P")
@@ -32,19 +32,30 @@ log = get_logger(__name__)
 
 
 def replies_with_errors(handler: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R | ErrorReply]]:
-    """Turns a `DomainError` raised by a request handler into an `ErrorReply` caused by the request."""
+    """Answers every request: a `DomainError` becomes its `ErrorReply`, anything unforeseen `internal_error`.
+
+    Without this, an unexpected exception reaches FastStream, which logs it and sends nothing, and the
+    caller waits out its timeout.
+    """
 
     @functools.wraps(handler)
     async def wrapped(*args: P.args, **kwargs: P.kwargs) -> R | ErrorReply:
         try:
             return await handler(*args, **kwargs)
         except DomainError as error:
-            request = next((a for a in (*args, *kwargs.values()) if isinstance(a, Message)), None)
             log.info("request refused", code=error.code, reason=error.message)
             fields: dict[str, Any] = {"code": error.code, "message": error.message, "details": error.details}
-            if request is None:
-                return ErrorReply.new(**fields)
-            return request.cause(ErrorReply, **fields)
+        except Exception as error:  # every request gets an answer, never silence and a timeout
+            log.exception("request failed unexpectedly", handler=getattr(handler, "__name__", repr(handler)))
+            fields = {
+                "code": InternalError.code,
+                "message": "the service failed to handle the request",
+                "details": {"error": type(error).__name__},
+            }
+        request = next((a for a in (*args, *kwargs.values()) if isinstance(a, Message)), None)
+        if request is None:
+            return ErrorReply.new(**fields)
+        return request.cause(ErrorReply, **fields)
 
     # FastStream casts a handler's result to its return annotation; the error reply must be allowed too.
     signature = inspect.signature(handler, eval_str=True)
@@ -108,7 +119,8 @@ class ReplyRouter:
             await self._broker.publish(
                 message, stream=subject, maxlen=RPC_STREAM_MAXLEN, reply_to=self.channel, correlation_id=routing_id
             )
-            return await asyncio.wait_for(waiter, timeout)
+            async with asyncio.timeout(timeout):
+                return await waiter
         finally:
             self._pending.pop(routing_id, None)
 

@@ -12,7 +12,7 @@ from redis.asyncio import Redis
 from chartwise_contracts import ErrorReply, Query, Reply
 from chartwise_devtools.waiting import eventually
 from chartwise_runtime.broker import ensure_consumer_groups, group_sub
-from chartwise_runtime.errors import NotFound, ServiceUnavailable
+from chartwise_runtime.errors import InternalError, NotFound, ServiceUnavailable
 from chartwise_runtime.rpc import replies_with_errors, request, serves_requests
 
 SUBJECT = "test.rpc.lookup"
@@ -36,6 +36,8 @@ async def broker(redis_url: str, redis: object) -> AsyncIterator[RedisBroker]:
     async def lookup(query: Lookup) -> Found:
         if query.key == "missing":
             raise NotFound("no such key", details={"key": query.key})
+        if query.key == "boom":
+            raise RuntimeError("a bug in the handler")
         return query.cause(Found, key=query.key, value=len(query.key))
 
     async with broker:
@@ -60,6 +62,13 @@ async def test_domain_error_is_raised_on_the_caller_side(broker: RedisBroker) ->
 
     assert raised.value.message == "no such key"
     assert raised.value.details == {"key": "missing"}
+
+
+async def test_an_unforeseen_failure_is_answered_as_an_internal_error(broker: RedisBroker) -> None:
+    with pytest.raises(InternalError) as raised:
+        await request(broker, Lookup.new(key="boom"), subject=SUBJECT, reply_type=Found, timeout=5)
+
+    assert raised.value.details == {"error": "RuntimeError"}
 
 
 async def test_silence_becomes_service_unavailable(broker: RedisBroker) -> None:

@@ -168,4 +168,4 @@ async def test_an_unforeseen_failure_in_a_handler_is_answered_with_an_error_repl
         await call(client, GetPlan.new(user_id="u1"), "GetPlan", PlanDetails)
 
     assert not isinstance(failed.value, ServiceUnavailable)  # an answer, not a timeout
-    assert failed.value.details["code"] == "internal_error"
+    assert failed.value.code == "internal_error"

@@ -40,7 +40,6 @@ from chartwise_runtime.worker import Worker, worker_hooks
 from chartwise_usage import handlers
 from chartwise_usage.billing import StripeSdkBilling, make_stripe_client
 from chartwise_usage.bootstrap import Usage, bootstrap, connect_redis
-from chartwise_usage.failures import unforeseen_failures_as_errors
 from chartwise_usage.maintenance import MaintenanceJobs, MaintenancePayload, schedule_plan
 from chartwise_usage.schedule_registration import RpcScheduler, ScheduleRegistration
 from chartwise_usage.settings import Settings
@@ -180,43 +179,36 @@ def register_handlers(broker: RedisBroker, usage: Usage, *, consumer: str) -> No
 
     @rpc("ReserveQuota")
     @replies_with_errors
-    @unforeseen_failures_as_errors
     async def reserve_quota(command: ReserveQuota) -> QuotaReserved:
         return await handlers.reserve_quota(command, usage)
 
     @rpc("GetUsage")
     @replies_with_errors
-    @unforeseen_failures_as_errors
     async def get_usage(query: GetUsage) -> UsageReport:
         return await handlers.get_usage(query, usage)
 
     @rpc("GetPlan")
     @replies_with_errors
-    @unforeseen_failures_as_errors
     async def get_plan(query: GetPlan) -> PlanDetails:
         return await handlers.get_plan(query, usage)
 
     @rpc("SetPlan")
     @replies_with_errors
-    @unforeseen_failures_as_errors
     async def set_plan(command: SetPlan) -> PlanDetails:
         return await handlers.set_plan(command, usage)
 
     @rpc("SetTimeZone")
     @replies_with_errors
-    @unforeseen_failures_as_errors
     async def set_time_zone(command: SetTimeZone) -> PlanDetails:
         return await handlers.set_time_zone(command, usage)
 
     @rpc("AdminUsageOverview")
     @replies_with_errors
-    @unforeseen_failures_as_errors
     async def admin_usage_overview(query: AdminUsageOverview) -> UsageOverview:
         return await handlers.admin_usage_overview(query, usage)
 
     @rpc("HandleStripeWebhook")
     @replies_with_errors
-    @unforeseen_failures_as_errors
     async def handle_stripe_webhook(command: HandleStripeWebhook) -> StripeWebhookHandled:
         return await handlers.handle_stripe_webhook(command, usage)
 
