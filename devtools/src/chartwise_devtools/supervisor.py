@@ -177,6 +177,10 @@ def main(argv: list[str] | None = None) -> int:
     env.setdefault("CHARTWISE_ENV", "development")
     env.setdefault("LOG_FORMAT", "console")
     env.setdefault("BLOB_DIR", str((args.data_dir / "blobs").resolve()))
+    if "OPENAI_API_KEY" not in env:
+        # No model to call: the local provider answers at once, and plainly, instead of retrying a host
+        # this machine may not reach.
+        env.setdefault("VISION_PROVIDER", "local")
 
     with _stop_signals() as stop, backing_servers(args.data_dir.resolve(), persistent=True) as endpoints:
         env["REDIS_URL"], env["MONGO_URL"] = endpoints.redis_url, endpoints.mongo_url
