@@ -16,7 +16,6 @@ import contextlib
 import json
 import math
 import os
-import re
 import statistics
 import time
 from collections.abc import Iterator, Sequence
@@ -43,10 +42,10 @@ from chartwise_runtime.rpc import publish
 from chartwise_scheduler.app import build_app as build_scheduler
 from chartwise_scheduler.scripts import Keys
 from chartwise_scheduler.settings import Settings as SchedulerSettings
+from tests.benchmarks.report import write_section
 from tests.fakes.openai_server import API_KEY, FakeOpenAI, openai_server
 from tests.integration.analysis.conftest import chart_answer, png
 
-BENCHMARKS_DOC = Path(__file__).resolve().parents[2] / "docs" / "benchmarks.md"
 SECTION = "## Analysis: accepted → completed at 100 analyses/s"
 
 RATE = 100.0
@@ -265,16 +264,6 @@ async def _mongo_round_trip_ms(db: Database, analysis_id: str) -> tuple[float, i
 # -- the benchmark ---------------------------------------------------------------------------------
 
 
-def _write_section(text: str) -> None:
-    existing = BENCHMARKS_DOC.read_text() if BENCHMARKS_DOC.exists() else "# Benchmarks\n"
-    pattern = re.compile(rf"{re.escape(SECTION)}\n.*?(?=\n## |\Z)", re.DOTALL)
-    if pattern.search(existing):
-        updated = pattern.sub(lambda _: text.rstrip("\n") + "\n", existing)
-    else:
-        updated = existing.rstrip("\n") + "\n\n" + text
-    BENCHMARKS_DOC.write_text(updated.rstrip("\n") + "\n")
-
-
 async def _wait_for(load: Load, ids: list[str], timeout: float) -> None:
     """Returns when every analysis of `ids` has an outcome, or after `timeout` seconds."""
     loop = asyncio.get_running_loop()
@@ -396,7 +385,8 @@ def _report(  # noqa: PLR0917
     def summary(values: list[float]) -> str:
         return f"{_pct(values, 0.5):,.1f} | {_pct(values, 0.95):,.1f} | {_pct(values, 0.99):,.1f} | {max(values):,.1f}"
 
-    _write_section(
+    write_section(
+        SECTION,
         f"{SECTION}\n\n"
         f"The analysis service and the scheduler (their `build_app`, as deployed) in one process with the load "
         f"generator, on Redis and the MongoDB-compatible server of the test harness; the OpenAI SDK pointed at "
@@ -431,5 +421,5 @@ def _report(  # noqa: PLR0917
         "p50 last tenth |\n"
         "|---|---:|---:|---:|---:|---:|---:|---:|---:|\n" + "".join(s.row() for s in stages) + "\n"
         f"After the run, with the services stopped, one `find_one` by `_id` on the analysis collection "
-        f"({round_trip[1]:,} documents) took a median of {round_trip[0]:,.1f} ms.\n"
+        f"({round_trip[1]:,} documents) took a median of {round_trip[0]:,.1f} ms.\n",
     )

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import statistics
 import time
+from datetime import date
 
 import pytest
 from redis.asyncio import Redis
@@ -15,7 +17,9 @@ from chartwise_scheduler.clock import SystemClock, from_ms
 from chartwise_scheduler.schedules import ScheduleStore
 from chartwise_scheduler.store import JobStore
 from chartwise_scheduler.timer import Timer
+from tests.benchmarks.report import write_section
 
+SECTION = "## Scheduler: delayed jobs released on time"
 JOBS = 10_000
 SPREAD_MS = 10_000
 LEAD_MS = 3_000
@@ -52,6 +56,20 @@ async def test_delayed_jobs_fire_with_p99_lateness_under_20_ms(redis: Redis, red
     print(  # noqa: T201 - the benchmark's report
         f"\ndelayed jobs: {len(lateness)} released, lateness ms p50={statistics.median(lateness)} p99={p99} "
         f"max={lateness[-1]} min={lateness[0]}"
+    )
+    write_section(
+        SECTION,
+        f"""{SECTION}
+
+{JOBS:,} delayed jobs with due times spread evenly over {SPREAD_MS / 1000:g} s, enqueued ahead of time, released by
+one scheduler's timer into their queue stream; lateness is the queue entry's id (Redis's clock, ms) minus the
+job's due time. Redis with default settings (`hz 10`). Measured on {date.today().isoformat()}, one-minute load
+average {os.getloadavg()[0]:.1f} on the 2-core machine. Target (ARCHITECTURE.md): p99 ≤ 20 ms, none early.
+
+| jobs released | p50 (ms) | p99 (ms) | max (ms) | earliest (ms) |
+|---:|---:|---:|---:|---:|
+| {len(lateness):,} | {statistics.median(lateness):g} | {p99} | {lateness[-1]} | {lateness[0]} |
+""",
     )
     assert len(lateness) == JOBS
     assert lateness[0] >= 0, "a job was released before its due time"

@@ -11,14 +11,12 @@ number of samples is in the table). Writes its section of docs/benchmarks.md.
 from __future__ import annotations
 
 import os
-import re
 import statistics
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -30,8 +28,8 @@ from chartwise_journal.cursor import Position, encode_cursor
 from chartwise_journal.repository import COLLECTION, INDEXES, NEWEST_FIRST, MongoTradeStore
 from chartwise_journal.trade import Trade, terms_from_input
 from chartwise_runtime.mongo import Database, ensure_indexes
+from tests.benchmarks.report import write_section
 
-BENCHMARKS_DOC = Path(__file__).resolve().parents[2] / "docs" / "benchmarks.md"
 SECTION = "## Journal: listing with 100,000 entries"
 
 USER = "bench-trader"
@@ -163,16 +161,6 @@ async def _server(db: Database, endpoints: Endpoints) -> str:
     return f"MongoDB {version} ({endpoints.mongo_source})"
 
 
-def _write_section(text: str) -> None:
-    existing = BENCHMARKS_DOC.read_text() if BENCHMARKS_DOC.exists() else "# Benchmarks\n"
-    pattern = re.compile(rf"{re.escape(SECTION)}\n.*?(?=\n## |\Z)", re.DOTALL)
-    if pattern.search(existing):
-        updated = pattern.sub(lambda _: text.rstrip("\n") + "\n", existing)
-    else:
-        updated = existing.rstrip("\n") + "\n\n" + text
-    BENCHMARKS_DOC.write_text(updated.rstrip("\n") + "\n")
-
-
 def _cursor_after(ids: list[str], newest_first_index: int) -> str:
     """The cursor a page ending at the `newest_first_index`-th newest entry hands out (entry times are distinct)."""
     i = len(ids) - 1 - newest_first_index
@@ -268,7 +256,8 @@ async def test_listing_of_a_user_with_100k_entries(mongo_db: Database, servers: 
         + "; ".join(f"{t.name}: median {t.median_ms:,.1f} ms over {len(t.samples)}" for t in timings)
         + f"; cursor walk {walked} pages, median {statistics.median(walk_ms):,.1f} ms"
     )
-    _write_section(
+    write_section(
+        SECTION,
         f"{SECTION}\n\n"
         f"One user with {ENTRIES:,} entries (10 symbols, one entry every 7 minutes over about 16 months, three "
         f"quarters closed) and {OTHER_USERS} other users with {OTHER_ENTRIES_EACH} each, built by the service's "
@@ -284,5 +273,5 @@ async def test_listing_of_a_user_with_100k_entries(mongo_db: Database, servers: 
         "|---|---:|---:|---:|---:|\n"
         f"{rows}\n"
         f"{deep_note} Walking the chain took a median of {statistics.median(walk_ms):,.1f} ms per page (slowest "
-        f"{walk_ms[-1]:,.1f} ms). The server's plan for the first page's query (`explain`): {plan}.\n"
+        f"{walk_ms[-1]:,.1f} ms). The server's plan for the first page's query (`explain`): {plan}.\n",
     )

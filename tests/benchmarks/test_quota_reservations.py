@@ -7,13 +7,11 @@ from __future__ import annotations
 
 import asyncio
 import os
-import re
 import statistics
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 from faststream.redis import RedisBroker
@@ -29,8 +27,8 @@ from chartwise_usage.app import CONSUMED_STREAMS, RPC_OPERATIONS, build_app
 from chartwise_usage.bootstrap import Usage, bootstrap, connect_redis
 from chartwise_usage.plans import Tier
 from chartwise_usage.settings import Settings
+from tests.benchmarks.report import write_section
 
-BENCHMARKS_DOC = Path(__file__).resolve().parents[2] / "docs" / "benchmarks.md"
 SECTION = "## Usage: quota reservations"
 USERS = 200
 UNLIMITED = (Tier(name="free", daily=None, monthly=None, total=None),)
@@ -118,16 +116,6 @@ async def _blocked_clients_at_least(redis: Redis, expected: int) -> bool:
     return bool((await redis.info("clients"))["blocked_clients"] >= expected)
 
 
-def _write_section(text: str) -> None:
-    existing = BENCHMARKS_DOC.read_text() if BENCHMARKS_DOC.exists() else "# Benchmarks\n"
-    pattern = re.compile(rf"{re.escape(SECTION)}\n.*?(?=\n## |\Z)", re.DOTALL)
-    if pattern.search(existing):
-        updated = pattern.sub(lambda _: text.rstrip("\n") + "\n", existing)
-    else:
-        updated = existing.rstrip("\n") + "\n\n" + text
-    BENCHMARKS_DOC.write_text(updated.rstrip("\n") + "\n")
-
-
 def _section(rounds: list[Round]) -> str:
     concurrent = [r.rate for r in rounds if r.path.startswith("`Quota") and r.callers > 1]
     rows = "".join(
@@ -165,6 +153,6 @@ async def test_quota_reservations_per_second(
         await client.aclose()
     rounds.append(await _request_reply_round(redis, redis_url, mongo_url, mongo_database_name))
 
-    _write_section(_section(rounds))
+    write_section(SECTION, _section(rounds))
     service_total = USERS + SERVICE_ROUNDS * SERVICE_RESERVATIONS + ONE_BY_ONE_RESERVATIONS
     assert await redis.zcard("chartwise:usage:deadlines") == service_total + USERS + RPC_RESERVATIONS

@@ -8,12 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import os
-import re
 import statistics
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 from pydantic import BaseModel
@@ -23,10 +21,10 @@ from chartwise_contracts import Streams, StreamSpec, queue_stream
 from chartwise_contracts.jobs import JOB_GROUP, QUEUE_ENTRY_FIELD, QueuedJob
 from chartwise_runtime.worker import JobContext, Worker, WorkerOptions
 from chartwise_runtime.worker.leases import started_key
+from tests.benchmarks.report import write_section
 
 CONCURRENCY = 10
 QUEUE = "bench-noop"
-BENCHMARKS_DOC = Path(__file__).resolve().parents[2] / "docs" / "benchmarks.md"
 THROUGHPUT_SECTION = "## Worker kit: no-op job throughput"
 MEMORY_SECTION = "## Worker kit: Redis memory across 100,000 jobs"
 
@@ -48,17 +46,6 @@ async def _enqueue(redis: Redis, count: int, *, first: int = 0) -> None:
             job = QueuedJob(job_id=f"b{i}", queue=QUEUE, name="noop", enqueued_at=now)
             pipe.xadd(queue_stream(QUEUE), {QUEUE_ENTRY_FIELD: job.model_dump_json()})
         await pipe.execute()
-
-
-def _write_section(heading: str, text: str) -> None:
-    """Replaces the section under `heading` (or appends it), keeping one blank line around it."""
-    existing = BENCHMARKS_DOC.read_text() if BENCHMARKS_DOC.exists() else "# Benchmarks\n"
-    pattern = re.compile(rf"\n*{re.escape(heading)}\n.*?(?=\n## |\Z)", re.DOTALL)
-    section = "\n\n" + text.strip("\n") + "\n"
-    found = pattern.search(existing) is not None
-    updated = pattern.sub(lambda _: section, existing) if found else existing.rstrip("\n") + section
-    BENCHMARKS_DOC.parent.mkdir(parents=True, exist_ok=True)
-    BENCHMARKS_DOC.write_text(updated.rstrip("\n") + "\n")
 
 
 def _counting_worker(redis_url: str, total: int, options: WorkerOptions | None = None) -> tuple[Worker[Empty], Counter]:
@@ -141,7 +128,7 @@ async def test_noop_job_throughput_at_concurrency_10(redis: Redis, redis_url: st
         f"\nworker kit: {THROUGHPUT_JOBS} no-op jobs at concurrency {CONCURRENCY}: "
         + ", ".join(f"{r.rate:,.0f} jobs/s (load {r.load:.1f})" for r in rounds)
     )
-    _write_section(
+    write_section(
         THROUGHPUT_SECTION,
         f"{THROUGHPUT_SECTION}\n\n"
         f"{THROUGHPUT_JOBS:,} no-op jobs per round, concurrency {CONCURRENCY}, one worker process (default read-ahead: "
@@ -221,7 +208,7 @@ async def test_redis_memory_stays_flat_across_100k_jobs(redis: Redis, redis_url:
         for s in samples
     )
     print(f"\nworker kit memory: {[(s.processed, s.used_memory, s.events_length) for s in samples]}")  # noqa: T201
-    _write_section(
+    write_section(
         MEMORY_SECTION,
         f"{MEMORY_SECTION}\n\n"
         f"{MEMORY_JOBS:,} no-op jobs through one queue in batches of {MEMORY_BATCH:,} (entries written as the "
