@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Awaitable, Callable
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal, TypeVar, cast
 
 import structlog
-from faststream import StreamMessage
+from faststream import ContextRepo, StreamMessage
 from faststream.middlewares import BaseMiddleware
-from faststream.redis import RedisBroker, StreamSub
+from faststream.redis import RedisBroker, RedisRouter, StreamSub
+from faststream.redis.message import RedisStreamMessage
 from faststream.redis.prometheus import RedisPrometheusMiddleware
 from prometheus_client import CollectorRegistry
+from pydantic import ValidationError
 from redis.asyncio import Redis
 from redis.exceptions import ResponseError
+from redis.typing import EncodableT, FieldT
 
 from chartwise_contracts import StreamSpec
 from chartwise_runtime.settings import ServiceSettings
@@ -21,6 +25,12 @@ BROKER_MAX_CONNECTIONS = 1_000
 """Every stream subscriber holds a connection in a blocking read; a service has dozens of them."""
 
 IDLE_BLOCK_MS = 1_000
+
+MAX_DELIVERIES = 5
+"""Deliveries of a failing entry before it is parked on its stream's dead-letter stream."""
+
+DEAD_LETTER_MAXLEN = 10_000
+DEAD_LETTER_SUFFIX = ".dead"
 
 H = TypeVar("H", bound=Callable[..., Awaitable[Any]])
 
@@ -43,6 +53,90 @@ class EnvelopeContextMiddleware(BaseMiddleware):
             user=meta.get("actor"),
         ):
             return await call_next(msg)
+
+
+def dead_letter_stream(stream: StreamSpec | str) -> str:
+    """The stream where entries of `stream` that cannot be handled are parked with their error."""
+    return _name(stream) + DEAD_LETTER_SUFFIX
+
+
+def is_invalid_body(error: BaseException) -> bool:
+    """Whether `error` is the body failing validation against the handler's contract: no retry can fix it.
+
+    FastDepends raises pydantic's error as is, or wrapped in its own (with `original_error`) depending on
+    its serializer.
+    """
+    return isinstance(error, ValidationError) or isinstance(getattr(error, "original_error", None), ValidationError)
+
+
+class PoisonParking(BaseMiddleware):
+    """Parks an entry that cannot be handled on `<stream>.dead` and acks it, so it stops coming back.
+
+    An entry is parked at once when its body does not fit the handler's contract (no retry can fix it),
+    and after `max_deliveries` deliveries when the handler keeps raising. Until then an error leaves the
+    entry pending, to be reclaimed and retried.
+    """
+
+    def __init__(self, msg: Any, /, *, context: ContextRepo, max_deliveries: int) -> None:
+        super().__init__(msg, context=context)
+        self._max_deliveries = max_deliveries
+
+    async def consume_scope(
+        self,
+        call_next: Callable[[StreamMessage[Any]], Awaitable[Any]],
+        msg: StreamMessage[Any],
+    ) -> Any:
+        try:
+            return await call_next(msg)
+        except Exception as error:
+            if not isinstance(msg, RedisStreamMessage) or msg.group is None:
+                raise
+            invalid = is_invalid_body(error)
+            # Read only on failure: XPENDING costs a round trip that a handled entry never needs.
+            deliveries = await msg.get_delivery_count()
+            if not invalid and deliveries < self._max_deliveries:
+                raise
+            await _park(msg, error, deliveries=deliveries, group=msg.group)
+            return None
+
+
+async def _park(msg: RedisStreamMessage, error: Exception, *, deliveries: int, group: str) -> None:
+    """Moves the entry to the dead-letter stream and acks it in one transaction: never both lost nor both kept."""
+    raw = msg.raw_message
+    stream = raw["channel"]
+    entry_id = raw["message_ids"][0]
+    reason = _error_text(error)
+    fields: dict[FieldT, EncodableT] = dict(raw["data"].items())
+    fields.update(
+        {
+            "dead.error": reason,
+            "dead.error_type": type(error).__name__,
+            "dead.stream": stream,
+            "dead.group": group,
+            "dead.entry_id": entry_id,
+            "dead.deliveries": str(deliveries),
+        }
+    )
+    client = cast("Redis", msg.consumer)
+    async with client.pipeline(transaction=True) as pipe:
+        pipe.xadd(dead_letter_stream(stream), fields, maxlen=DEAD_LETTER_MAXLEN, approximate=True)
+        pipe.xack(stream, group, entry_id)
+        await pipe.execute()
+    structlog.stdlib.get_logger(__name__).error(
+        "entry parked on dead-letter stream",
+        stream=stream,
+        group=group,
+        entry_id=entry_id.decode() if isinstance(entry_id, bytes) else entry_id,
+        deliveries=deliveries,
+        error_type=type(error).__name__,
+        error=reason,
+    )
+
+
+def _error_text(error: Exception) -> str:
+    original = getattr(error, "original_error", None)
+    text = str(original) if isinstance(original, Exception) else str(error) or repr(error)
+    return text[:4000]
 
 
 def make_broker(settings: ServiceSettings, *, metrics: CollectorRegistry | None = None) -> RedisBroker:
@@ -85,23 +179,31 @@ def reliable_subscriber(
     consumer: str,
     reclaim_idle_ms: int = 30_000,
     concurrency: int = 1,
+    max_deliveries: int = MAX_DELIVERIES,
 ) -> Callable[[H], H]:
     """Registers a handler for a stream's new entries and for entries another consumer left pending.
 
     Entries are acked only when the handler returns; one that raised stays pending and is delivered again
-    after `reclaim_idle_ms`, so handlers must be idempotent on the message id. With `concurrency` above 1,
-    that many entries are handled at once (each by a subscriber of its own, consumer `<consumer>:<n>`),
-    and their order is no longer kept.
+    after `reclaim_idle_ms`, so handlers must be idempotent on the message id. An entry still failing at
+    its `max_deliveries`-th delivery, or whose body does not fit the handler's contract, is parked on
+    `<stream>.dead` with its error (see `PoisonParking`). With `concurrency` above 1, that many entries
+    are handled at once (each by a subscriber of its own, consumer `<consumer>:<n>`), and their order is
+    no longer kept.
     """
+    if max_deliveries < 1:
+        raise ValueError("max_deliveries must be at least 1")
 
     def register(handler: H) -> H:
+        # A router of its own carries the parking middleware to these subscribers only.
+        router = RedisRouter(middlewares=[functools.partial(PoisonParking, max_deliveries=max_deliveries)])
         names = [consumer] if concurrency == 1 else [f"{consumer}:{slot}" for slot in range(concurrency)]
         # Only the first subscription describes the channel in the AsyncAPI document; the rest repeat it.
         for slot, name in enumerate(names):
             sub = group_sub(stream, group=group, consumer=name)
-            broker.subscriber(stream=sub, include_in_schema=slot == 0)(handler)
+            router.subscriber(stream=sub, include_in_schema=slot == 0)(handler)
         claim = reclaim_sub(stream, group=group, consumer=consumer, idle_ms=reclaim_idle_ms)
-        broker.subscriber(stream=claim, include_in_schema=False)(handler)
+        router.subscriber(stream=claim, include_in_schema=False)(handler)
+        broker.include_router(router)
         return handler
 
     return register

@@ -12,12 +12,15 @@ from collections.abc import Awaitable, Callable
 from typing import Any, ParamSpec, Protocol, TypeVar
 from uuid import uuid4
 
-from faststream.redis import RedisBroker
+from faststream import StreamMessage
+from faststream.middlewares import BaseMiddleware
+from faststream.redis import RedisBroker, RedisRouter
+from pydantic import ValidationError
 from redis.asyncio.client import PubSub
 
-from chartwise_contracts import ErrorReply, Message, Reply
-from chartwise_runtime.broker import group_sub
-from chartwise_runtime.errors import DomainError, InternalError, ServiceUnavailable, error_from_code
+from chartwise_contracts import Envelope, ErrorReply, Message, Reply
+from chartwise_runtime.broker import group_sub, is_invalid_body
+from chartwise_runtime.errors import DomainError, InternalError, InvalidInput, ServiceUnavailable, error_from_code
 from chartwise_runtime.logging import get_logger
 
 P = ParamSpec("P")
@@ -64,6 +67,55 @@ def replies_with_errors(handler: Callable[P, Awaitable[R]]) -> Callable[P, Await
         return_annotation=ErrorReply if returns is inspect.Signature.empty else returns | ErrorReply
     )
     return wrapped
+
+
+class InvalidRequestReplies(BaseMiddleware):
+    """Answers a request whose body does not fit its contract with an `invalid_input` reply naming the fields.
+
+    FastStream validates the body before the handler runs, so `replies_with_errors` never sees this failure;
+    without an answer the caller would wait out its timeout and the entry would stay pending for ever.
+    The reply is sent and the entry acked like any other answered request.
+    """
+
+    async def consume_scope(
+        self,
+        call_next: Callable[[StreamMessage[Any]], Awaitable[Any]],
+        msg: StreamMessage[Any],
+    ) -> Any:
+        try:
+            return await call_next(msg)
+        except Exception as error:
+            if not is_invalid_body(error):
+                raise
+            original = error if isinstance(error, ValidationError) else error.original_error  # type: ignore[attr-defined]
+            problems = invalid_fields(original)
+            message = "; ".join(f"{field}: {text}" for field, text in problems.items())
+            log.info("request refused", code=InvalidInput.code, reason=message)
+            return ErrorReply(
+                meta=_reply_envelope(await msg.decode()),
+                code=InvalidInput.code,
+                message=message[:2000],
+                details={"fields": problems},
+            )
+
+
+def invalid_fields(error: ValidationError) -> dict[str, str]:
+    """Each field of the request pydantic refused, with its message, by dotted path inside the message."""
+    problems: dict[str, str] = {}
+    for item in error.errors(include_url=False, include_input=False, include_context=False):
+        # The first part of the location is the handler's parameter, not a field of the message.
+        location = [str(part) for part in item["loc"][1:]]
+        problems.setdefault(".".join(location) or "body", item["msg"])
+    return problems
+
+
+def _reply_envelope(body: Any) -> Envelope:
+    """The envelope of a reply caused by the request, when the request's own envelope can be read."""
+    meta = body.get("meta") if isinstance(body, dict) else None
+    try:
+        return Envelope.model_validate(meta).caused()
+    except ValidationError:
+        return Envelope()
 
 
 class ReplyRouter:
@@ -136,7 +188,9 @@ def reply_router(broker: RedisBroker) -> ReplyRouter:
 
 
 class Registrar(Protocol):
-    def subscriber(self, *args: Any, **kwargs: Any) -> Callable[[H], Any]: ...
+    """A broker or router that subscribers can be added to."""
+
+    def include_router(self, router: RedisRouter, /) -> Any: ...
 
 
 def serves_requests(
@@ -146,13 +200,18 @@ def serves_requests(
 
     FastStream hands a stream subscriber one entry at a time, so each slot is a subscriber of its own
     (consumer `<consumer>:<slot>` in the operation's group); replicas and slots share the requests.
+    A request whose body does not fit the handler's contract is answered `invalid_input`
+    (`InvalidRequestReplies`); wrap the handler in `replies_with_errors` for the errors it raises itself.
     """
 
     def register(handler: H) -> H:
+        # A router of its own carries the middleware to these subscribers only, not to event subscribers.
+        router = RedisRouter(middlewares=[InvalidRequestReplies])
         for slot in range(concurrency):
             sub = group_sub(subject, group=group, consumer=f"{consumer}:{slot}")
             # Only the first slot describes the operation in the AsyncAPI document; the rest repeat it.
-            registrar.subscriber(stream=sub, include_in_schema=slot == 0)(handler)
+            router.subscriber(stream=sub, include_in_schema=slot == 0)(handler)
+        registrar.include_router(router)
         return handler
 
     return register

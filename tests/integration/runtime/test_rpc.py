@@ -12,7 +12,7 @@ from redis.asyncio import Redis
 from chartwise_contracts import ErrorReply, Query, Reply
 from chartwise_devtools.waiting import eventually
 from chartwise_runtime.broker import ensure_consumer_groups, group_sub
-from chartwise_runtime.errors import InternalError, NotFound, ServiceUnavailable
+from chartwise_runtime.errors import InternalError, InvalidInput, NotFound, ServiceUnavailable
 from chartwise_runtime.rpc import replies_with_errors, request, serves_requests
 
 SUBJECT = "test.rpc.lookup"
@@ -129,3 +129,36 @@ async def test_an_operation_serves_several_requests_at_once(redis_url: str, redi
         replies = await asyncio.gather(*calls)
 
     assert sorted(r.key for r in replies) == ["0", "1", "2"]
+
+
+async def test_a_request_breaking_the_contract_is_answered_invalid_input_and_acked(
+    redis_url: str, redis: Redis
+) -> None:
+    server = RedisBroker(redis_url)
+    handled: list[str] = []
+
+    @serves_requests(server, "test.rpc.strict", group="svc", consumer="c1", concurrency=2)
+    @replies_with_errors
+    async def strict(query: Lookup) -> Found:
+        handled.append(query.key)
+        return query.cause(Found, key=query.key, value=1)
+
+    await ensure_consumer_groups(server, redis_url)
+    async with server:
+        await server.start()
+        bad = Lookup.new(actor="u1", key="k").model_copy(update={"key": ["not", "a", "string"]})
+
+        with pytest.raises(InvalidInput) as raised:
+            await request(server, bad, subject="test.rpc.strict", reply_type=Found, timeout=5)
+        good = await request(server, Lookup.new(key="ok"), subject="test.rpc.strict", reply_type=Found, timeout=5)
+        # The entry is acked just after its reply is sent, so the caller may see the reply first.
+        await eventually(lambda: _nothing_pending(redis, "test.rpc.strict", "svc"), message="request still pending")
+
+    assert list(raised.value.details["fields"]) == ["key"]
+    assert "key" in raised.value.message
+    assert handled == ["ok"]
+    assert good.key == "ok"
+
+
+async def _nothing_pending(redis: Redis, stream: str, group: str) -> bool:
+    return bool((await redis.xpending(stream, group))["pending"] == 0)

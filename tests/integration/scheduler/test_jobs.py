@@ -9,6 +9,7 @@ from redis.asyncio import Redis
 
 from chartwise_contracts.jobs import CANCEL_CHANNEL, JobFailed, JobProgress, JobRetrying, JobState, cancel_key
 from chartwise_contracts.scheduler import JobRequest
+from chartwise_scheduler.clock import from_ms
 from chartwise_scheduler.events import apply_job_events
 from chartwise_scheduler.store import JobStore
 from chartwise_scheduler.timer import Timer
@@ -62,7 +63,11 @@ async def test_a_nearer_job_wakes_a_timer_sleeping_for_a_later_one(store: JobSto
 
 
 async def test_batch_of_delayed_jobs_all_fire_in_due_order(store: JobStore, running_timer: Timer) -> None:
-    requests = [JobRequest(queue="q", name="n", job_id=f"j{i}", delay_ms=100 + (i % 10) * 10) for i in range(300)]
+    # One base for every due time: enqueueing 300 jobs may itself take longer than the 10 ms between due times.
+    base_ms = int(time.time() * 1000) + 100
+    requests = [
+        JobRequest(queue="q", name="n", job_id=f"j{i}", run_at=from_ms(base_ms + (i % 10) * 10)) for i in range(300)
+    ]
     await store.enqueue_many(requests)
 
     async def all_released() -> list[str]:

@@ -10,7 +10,7 @@ from faststream.asgi import AsgiFastStream
 from faststream.redis import RedisBroker
 from redis.asyncio import Redis
 
-from chartwise_contracts import Message, Queues, Reply, Streams
+from chartwise_contracts import Groups, Message, Queues, Reply, Streams
 from chartwise_contracts.jobs import JobState
 from chartwise_contracts.scheduler import (
     SCHEDULER_SERVICE,
@@ -160,3 +160,36 @@ async def test_expired_record_sweep_runs_as_a_job_on_the_maintenance_queue(servi
         return reply.total >= 1 and reply.jobs[0].result == {"removed": 0}
 
     assert await eventually(sweep_completed, timeout=10)
+
+
+async def test_an_unreadable_job_event_does_not_hold_back_the_good_ones_of_its_batch(
+    service: AsgiFastStream, text_redis: Redis
+) -> None:
+    broker = broker_of(service)
+    await publish(
+        broker, EnqueueJob.new(queue="q", name="n", job_id="b1"), stream=Streams.SCHEDULER_COMMANDS.name, maxlen=100
+    )
+    [job] = await eventually(lambda: take(text_redis, "q"))
+
+    # One transaction, so the scheduler reads the bad entry and the good one in the same batch.
+    client = await broker.connect()
+    async with client.pipeline(transaction=True) as pipe:
+        await broker.publish(["not", "an", "event"], stream=Streams.JOB_EVENTS.name, pipeline=pipe)
+        await broker.publish(active(job), stream=Streams.JOB_EVENTS.name, pipeline=pipe)
+        await pipe.execute()
+
+    async def is_active() -> bool:
+        reply = await request(
+            broker,
+            GetJob.new(job_id="b1"),
+            subject=rpc_subject(SCHEDULER_SERVICE, SchedulerOps.GET_JOB),
+            reply_type=GetJobReply,
+            timeout=5,
+        )
+        return reply.job.state is JobState.ACTIVE
+
+    async def nothing_pending() -> bool:
+        return bool((await text_redis.xpending(Streams.JOB_EVENTS.name, Groups.SCHEDULER))["pending"] == 0)
+
+    assert await eventually(is_active)
+    assert await eventually(nothing_pending)

@@ -26,7 +26,6 @@ from chartwise_contracts.journal import (
     UpdateTrade,
 )
 from chartwise_journal import service
-from chartwise_journal.invalid_requests import InvalidRequestReplies
 from chartwise_journal.public import stats_reply, trade_public
 from chartwise_journal.repository import TradeStore
 from chartwise_runtime.errors import InvalidInput
@@ -39,7 +38,7 @@ Handler = Callable[..., Awaitable[Any]]
 
 def build_router(store: TradeStore, *, consumer: str) -> RedisRouter:
     """Every journal subscriber, sharing one consumer group per subject so replicas split the requests."""
-    router = RedisRouter(middlewares=[InvalidRequestReplies])
+    router = RedisRouter()
 
     def serves(subject: str) -> Callable[[Handler], Any]:
         return serves_requests(router, subject, group=GROUP, consumer=consumer)

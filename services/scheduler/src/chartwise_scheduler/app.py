@@ -238,7 +238,7 @@ def register_handlers(broker: RedisBroker, scheduler: Scheduler, settings: Setti
             max_records=settings.event_batch,
         )
     )
-    async def on_job_events(bodies: list[dict[str, Any]]) -> None:
+    async def on_job_events(bodies: list[Any]) -> None:
         """Job events from workers, applied in order in one round trip; the batch is acked once applied."""
         await apply_job_events(parse_batch(bodies), scheduler.components.jobs)
 
@@ -247,7 +247,7 @@ def register_handlers(broker: RedisBroker, scheduler: Scheduler, settings: Setti
             Streams.JOB_EVENTS, group=Groups.SCHEDULER, consumer=settings.consumer_name, idle_ms=RECLAIM_IDLE_MS
         )
     )
-    async def on_stalled_job_event(body: dict[str, Any]) -> None:
+    async def on_stalled_job_event(body: Any) -> None:
         """An event whose batch failed or whose replica died, applied again; applying is idempotent."""
         await apply_job_events(parse_batch([body]), scheduler.components.jobs)
 
