@@ -6,9 +6,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from chartwise_analysis.clock import system_clock
+from chartwise_analysis.queries import delete_analysis
 from chartwise_analysis.record import ChartAnalysis, StoredChart
 from chartwise_analysis.repository import INDEXES, MongoAnalysisStore
-from chartwise_contracts.analysis import AnalysisCancelled
+from chartwise_contracts.analysis import AnalysisCancelled, AnalysisEvent
 from chartwise_contracts.analysis_api import (
     AnalysisDeleted,
     AnalysisMetadata,
@@ -147,6 +149,32 @@ async def test_deleting_an_unfinished_analysis_cancels_it(service: Service, stor
     assert await service.events("done") == []
     with pytest.raises(NotFound):
         await service.ask(DeleteAnalysis.new(analysis_id="done", user_id="owner"), AnalysisRpc.DELETE, AnalysisDeleted)
+
+
+class Unreachable:
+    """An event publisher whose broker cannot be reached."""
+
+    async def publish(self, event: AnalysisEvent) -> None:
+        raise ConnectionError("broker unreachable")
+
+
+async def test_a_delete_whose_cancellation_could_not_be_announced_keeps_the_analysis_for_a_retry(
+    service: Service, store: MongoAnalysisStore
+) -> None:
+    await store.insert(analysis("waiting", completed=False))
+
+    with pytest.raises(ConnectionError):
+        await delete_analysis(store, Unreachable(), user_id="owner", analysis_id="waiting", clock=system_clock)
+
+    assert await store.get("waiting") is not None
+    assert await service.events("waiting") == []
+    retried = await service.ask(
+        DeleteAnalysis.new(analysis_id="waiting", user_id="owner"), AnalysisRpc.DELETE, AnalysisDeleted
+    )
+    assert retried.cancelled is True
+    assert await store.get("waiting") is None
+    [event] = await service.announced("waiting")
+    assert isinstance(event, AnalysisCancelled)
 
 
 async def test_share_token_lifecycle(service: Service, store: MongoAnalysisStore) -> None:

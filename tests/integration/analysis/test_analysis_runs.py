@@ -4,6 +4,7 @@ SDK talking to a local chat-completions server."""
 from __future__ import annotations
 
 import base64
+from dataclasses import replace
 from typing import Any
 
 import httpx
@@ -12,10 +13,11 @@ import pytest
 from chartwise_analysis.app import build_vision
 from chartwise_analysis.clock import system_clock
 from chartwise_analysis.fetch import ChartFetcher
-from chartwise_analysis.outbound import BrokerEventPublisher
-from chartwise_analysis.processing import Attempt, RunDeps, RunOutcome, run_analysis
+from chartwise_analysis.intake import new_analysis
+from chartwise_analysis.outbound import BrokerEventPublisher, EventPublisher
+from chartwise_analysis.processing import Attempt, RunDeps, RunOutcome, give_up, run_analysis
 from chartwise_analysis.repository import MongoAnalysisStore
-from chartwise_contracts.analysis import AnalysisCompleted, AnalysisFailed
+from chartwise_contracts.analysis import AnalysisCompleted, AnalysisEvent, AnalysisFailed
 from chartwise_contracts.analysis_api import AnalysisStatus, ChartReference
 from chartwise_runtime.blobs import LocalBlobStore
 from tests.fakes.openai_server import FakeOpenAI
@@ -148,8 +150,9 @@ async def test_a_provider_that_keeps_timing_out_fails_the_analysis_after_the_las
     assert "APITimeoutError" in analysis.error
     assert analysis.attempts == service.settings.job_attempts
     assert len(fake_openai.requests) == service.settings.job_attempts
-    events = await service.announced("a-timeout")
-    assert [type(e) for e in events] == [AnalysisFailed]
+    # The last run announces the failure, and the job's final failure announces the stored outcome again.
+    events = await service.announced("a-timeout", 2)
+    assert [type(e) for e in events] == [AnalysisFailed, AnalysisFailed]
 
 
 async def test_a_malformed_answer_fails_at_once(
@@ -164,9 +167,8 @@ async def test_a_malformed_answer_fails_at_once(
     assert analysis.error is not None
     assert "does not match the schema" in analysis.error
     assert len(fake_openai.requests) == 1
-    [event] = await service.announced("a-garbled")
-    assert isinstance(event, AnalysisFailed)
-    assert event.reason == analysis.error
+    events = await service.announced("a-garbled", 2)
+    assert all(isinstance(event, AnalysisFailed) and event.reason == analysis.error for event in events)
 
 
 async def test_an_answer_with_a_plan_but_no_setup_is_refused_as_inconsistent(
@@ -236,6 +238,82 @@ async def test_a_job_run_for_a_completed_analysis_calls_no_model_and_announces_a
     assert len(fake_openai.requests) == 1
     assert reports == []
     assert [type(e) for e in await service.announced("a-done", 2)] == [AnalysisCompleted, AnalysisCompleted]
+
+
+class FailsOnce:
+    """Publishes through `inner`, except that the first publish fails as a lost broker connection would."""
+
+    def __init__(self, inner: EventPublisher) -> None:
+        self.inner = inner
+        self.failed = False
+
+    async def publish(self, event: AnalysisEvent) -> None:
+        if not self.failed:
+            self.failed = True
+            raise ConnectionError("broker unreachable")
+        await self.inner.publish(event)
+
+
+async def test_a_stored_result_whose_announcement_failed_on_the_last_attempt_is_announced_anyway(
+    service: Service, fake_openai: FakeOpenAI, blobs: LocalBlobStore
+) -> None:
+    fake_openai.script(fake_openai.answer(chart_answer()))
+    # Stored directly, without a job: only the run below works on it.
+    await MongoAnalysisStore(service.db).insert(
+        new_analysis(analysis_request("a-unannounced", await stored_chart(blobs)), clock=system_clock)
+    )
+    deps = _deps_of(service, blobs)
+    publisher = FailsOnce(deps.events)
+    deps = replace(deps, events=publisher)
+
+    async def progress(value: dict[str, Any]) -> None:
+        return None
+
+    with pytest.raises(ConnectionError):
+        await run_analysis("a-unannounced", Attempt(number=3, last=True), deps, progress)
+
+    analysis = await service.document("a-unannounced")
+    assert analysis is not None
+    assert analysis.status == AnalysisStatus.COMPLETED
+    assert publisher.failed
+    [event] = await service.announced("a-unannounced")
+    assert isinstance(event, AnalysisCompleted)
+
+
+async def test_giving_up_on_a_completed_analysis_announces_its_completion_again(
+    service: Service, fake_openai: FakeOpenAI, blobs: LocalBlobStore
+) -> None:
+    fake_openai.script(fake_openai.answer(chart_answer()))
+    await service.request_analysis(analysis_request("a-given-up", await stored_chart(blobs)))
+    await service.finished("a-given-up")
+    await service.announced("a-given-up")
+
+    await give_up("a-given-up", "stalled: its worker stopped responding", _deps_of(service, blobs))
+
+    analysis = await service.document("a-given-up")
+    assert analysis is not None
+    assert analysis.status == AnalysisStatus.COMPLETED
+    assert analysis.error is None
+    events = await service.announced("a-given-up", 2)
+    assert [type(e) for e in events] == [AnalysisCompleted, AnalysisCompleted]
+
+
+async def test_giving_up_on_an_unfinished_analysis_fails_it_and_announces_the_failure(
+    service: Service, blobs: LocalBlobStore
+) -> None:
+    await MongoAnalysisStore(service.db).insert(
+        new_analysis(analysis_request("a-abandoned", await stored_chart(blobs)), clock=system_clock)
+    )
+
+    await give_up("a-abandoned", "stalled: its worker stopped responding", _deps_of(service, blobs))
+
+    analysis = await service.document("a-abandoned")
+    assert analysis is not None
+    assert analysis.status == AnalysisStatus.FAILED
+    assert analysis.error == "stalled: its worker stopped responding"
+    [event] = await service.announced("a-abandoned")
+    assert isinstance(event, AnalysisFailed)
+    assert event.reason == analysis.error
 
 
 def _deps_of(service: Service, blobs: LocalBlobStore) -> RunDeps:

@@ -6,9 +6,10 @@ import asyncio
 from dataclasses import replace
 
 from redis.asyncio import Redis
+from structlog.testing import capture_logs
 
 from chartwise_contracts import queue_stream
-from chartwise_contracts.jobs import JOB_GROUP, JobActive, JobCompleted, JobFailed
+from chartwise_contracts.jobs import JOB_GROUP, JobActive, JobCompleted, JobFailed, JobRetrying
 from chartwise_runtime.worker import JobContext, Worker, WorkerOptions
 from chartwise_runtime.worker.leases import started_key
 
@@ -90,6 +91,54 @@ async def test_stalled_job_on_its_last_attempt_is_dead_lettered(redis: Redis, ma
     assert survivor_calls == 0
     assert [letter.job.job_id for letter in await worker.dead_letters.list()] == ["s1"]
     assert await redis.hlen(started_key(queue_stream("test-queue"))) == 0
+
+
+async def test_stalled_job_on_its_last_attempt_calls_the_failed_hooks_once_it_is_dead_lettered(
+    redis: Redis, make_worker: WorkerFactory
+) -> None:
+    started = asyncio.Event()
+    never = asyncio.Event()
+    seen: list[tuple[str, int, bool]] = []
+
+    async def hangs(payload: Payload, ctx: JobContext) -> None:
+        started.set()
+        await never.wait()
+
+    async def never_called(payload: Payload, ctx: JobContext) -> None:
+        raise AssertionError("a stalled job on its last attempt must not run again")
+
+    doomed = make_worker(hangs, consumer="doomed", options=FAST_LEASES)
+    await doomed.start()
+    await enqueue(redis, queued_job("s2", max_attempts=2, attempt=2))
+    await asyncio.wait_for(started.wait(), timeout=10)
+    kill(doomed)
+    worker = make_worker(never_called, consumer="survivor", options=FAST_LEASES)
+
+    @worker.on_failed
+    async def raises(event: JobFailed | JobRetrying) -> None:
+        raise RuntimeError("a failing hook changes nothing")
+
+    @worker.on_failed
+    async def record(event: JobFailed | JobRetrying) -> None:
+        # The hook sees an outcome that is already durable: the dead letter is stored and the entry acked.
+        parked = [letter.job.job_id for letter in await worker.dead_letters.list()]
+        seen.append((event.job_id, event.attempt, isinstance(event, JobFailed) and parked == ["s2"]))
+
+    async def hook_called() -> bool:
+        return bool(seen)
+
+    with capture_logs() as logs:
+        await worker.start()
+        await wait_until(lambda: _has(redis, "s2", "JobFailed"))
+        await wait_until(lambda: settled(redis))
+        await wait_until(hook_called)
+        await worker.stop(drain_timeout=1.0)
+
+    assert seen == [("s2", 2, True)]
+    [hook_failure] = [entry for entry in logs if entry["event"] == "job hook failed"]
+    assert (hook_failure["log_level"], hook_failure["job_id"], hook_failure["hook"]) == ("error", "s2", "raises")
+    assert [letter.job.job_id for letter in await worker.dead_letters.list()] == ["s2"]
+    assert (await kinds(redis, "s2")).count("JobFailed") == 1
 
 
 async def test_entries_read_but_never_started_by_a_dead_consumer_run_as_their_first_attempt(

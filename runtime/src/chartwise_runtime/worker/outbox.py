@@ -60,6 +60,12 @@ return #ARGV - marks_end
 Write = Callable[[Pipeline], None]
 
 
+def _resolve(waiters: list[asyncio.Future[None]]) -> None:
+    for waiter in waiters:
+        if not waiter.done():
+            waiter.set_result(None)
+
+
 class Outbox:
     def __init__(
         self,
@@ -95,6 +101,10 @@ class Outbox:
         """Records a run's start (its `JobActive`, and `runs` started for the entry); resolves once written."""
         self._events.append(event)
         self._marks += (entry_id, runs)
+        return self.written()
+
+    def written(self) -> asyncio.Future[None]:
+        """Resolves once everything recorded so far is written (with the next batch, however busy the outbox)."""
         self._wake.set()
         if not self._waiters:
             self._waiters.append(asyncio.get_running_loop().create_future())
@@ -124,8 +134,13 @@ class Outbox:
     async def run(self) -> None:
         """Writes whatever has accumulated, over and over, until closed and empty."""
         delay = _RETRY_FIRST_S
-        while not (self._closed and self.empty):
+        while True:
             if self.empty:
+                # Nothing is in flight here: whoever waits for what was recorded before now has it written.
+                waiters, self._waiters = self._waiters, []
+                _resolve(waiters)
+                if self._closed:
+                    return
                 self._wake.clear()
                 await self._wake.wait()
                 continue
@@ -148,9 +163,7 @@ class Outbox:
             finally:
                 self._writing = False
             delay = _RETRY_FIRST_S
-            for waiter in waiters:
-                if not waiter.done():
-                    waiter.set_result(None)
+            _resolve(waiters)
             async with self._written:
                 self._written.notify_all()
 

@@ -188,6 +188,8 @@ class Worker(Generic[P]):
         self._tasks: list[asyncio.Task[None]] = []
         self._runners: list[asyncio.Task[None]] = []
         self._loop_task: asyncio.Task[None] | None = None
+        self._hook_tasks: set[asyncio.Task[None]] = set()
+        """Failed hooks of jobs that stalled for good, each waiting for its outcome to be written."""
         self._log = log.bind(queue=queue, consumer=consumer)
 
     # -- hooks -------------------------------------------------------------------------------------
@@ -197,7 +199,10 @@ class Worker(Generic[P]):
         return hook
 
     def on_failed(self, hook: Hook[JobFailed | JobRetrying]) -> Hook[JobFailed | JobRetrying]:
-        """Called for every failed run: `JobRetrying` while attempts remain, then `JobFailed`."""
+        """Called for every failed run: `JobRetrying` while attempts remain, then `JobFailed`.
+
+        Also called with `JobFailed` for a job whose worker died on its last attempt, once that outcome is written.
+        """
         self._hooks.failed.append(hook)
         return hook
 
@@ -263,6 +268,11 @@ class Worker(Generic[P]):
             task.cancel()
         await asyncio.gather(*others, return_exceptions=True)
         await asyncio.gather(outbox_task, return_exceptions=True)
+        if self._hook_tasks:
+            _, unfinished = await asyncio.wait(self._hook_tasks, timeout=drain_timeout)
+            for task in unfinished:
+                task.cancel()
+            await asyncio.gather(*unfinished, return_exceptions=True)
         await self._redis.aclose()
         await self._reader.aclose()
         self._log.info("worker stopped")
@@ -398,9 +408,29 @@ class Worker(Generic[P]):
         )
         run = _Run(delivery=delivery, ctx=ctx)
         if attempt > job.max_attempts:
-            self._record_failure(run, "stalled: its worker stopped responding", attempt=attempt - 1, retry=False)
+            event = self._record_failure(
+                run, "stalled: its worker stopped responding", attempt=attempt - 1, retry=False
+            )
+            self._log.warning("stalled job failed for good", job_id=job.job_id, attempt=attempt - 1)
+            self._notify_failed_once_written(event)
             return None
         return run
+
+    def _notify_failed_once_written(self, event: JobFailed | JobRetrying) -> None:
+        """Calls the failed hooks in the background once the outcome is durable, so taking jobs never waits on them."""
+        if not self._hooks.failed:
+            return
+        task = asyncio.create_task(
+            self._notify_failed(event, self._outbox.written()), name=f"worker:{self.consumer}:hooks:{event.job_id}"
+        )
+        self._hook_tasks.add(task)
+        task.add_done_callback(self._hook_tasks.discard)
+
+    async def _notify_failed(self, event: JobFailed | JobRetrying, written: asyncio.Future[None]) -> None:
+        # Shielded: the future is shared with runs waiting on their start, and must not be cancelled with this task.
+        await asyncio.shield(written)
+        for hook in self._hooks.failed:
+            await self._call(hook, event)
 
     async def _run_jobs(self) -> None:
         """One runner: takes the next admitted run and executes it, until the worker stops."""
@@ -573,7 +603,12 @@ class Worker(Generic[P]):
         try:
             await hook(event)
         except Exception:  # noqa: BLE001 - a local observer's failure must not change the job's outcome
-            self._log.exception("job hook failed", hook=getattr(hook, "__name__", repr(hook)))
+            self._log.exception(
+                "job hook failed",
+                hook=getattr(hook, "__name__", repr(hook)),
+                job_id=getattr(event, "job_id", None),
+                event_kind=type(event).__name__,
+            )
 
     # -- background duties -------------------------------------------------------------------------
 

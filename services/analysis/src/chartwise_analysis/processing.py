@@ -126,14 +126,18 @@ async def _work(analysis: ChartAnalysis, deps: RunDeps, progress: ProgressReport
 
 
 async def fail(analysis: ChartAnalysis, reason: str, deps: RunDeps) -> None:
-    """Records the final failure and announces it; announcing again is harmless, consumers are idempotent."""
+    """Records the final failure and announces the stored outcome; announcing again is harmless (idempotent consumers).
+
+    An analysis that had finished already keeps its outcome, which is announced again: a run whose result was
+    stored but whose announcement failed must still have its `AnalysisCompleted` published.
+    """
     reason = reason[:MAX_REASON] or "failed"
-    failed_at = deps.clock()
-    await deps.store.fail(analysis.id, reason=reason, at=failed_at)
+    await deps.store.fail(analysis.id, reason=reason, at=deps.clock())
     stored = await deps.store.get(analysis.id)
-    if stored is not None and stored.status == AnalysisStatus.FAILED:
-        await deps.events.publish(_failed(stored, stored.error or reason, stored.failed_at or failed_at))
-    log.info("analysis failed", analysis_id=analysis.id, reason=reason)
+    if stored is None or not stored.finished:
+        return
+    outcome = await announce(stored, deps)
+    log.info("analysis ended", analysis_id=analysis.id, outcome=str(outcome), reason=reason)
 
 
 async def run_analysis_finished_meanwhile(analysis_id: str, deps: RunDeps) -> RunOutcome:
@@ -167,7 +171,14 @@ def _failed(analysis: ChartAnalysis, reason: str, at: datetime) -> AnalysisFaile
 
 
 async def give_up(analysis_id: str, reason: str, deps: RunDeps) -> None:
-    """Fails an analysis whose job ended for good without a run recording it (its worker died each time)."""
+    """Ends an analysis whose job ended for good: fails it if no run recorded an outcome, else announces that outcome.
+
+    Its worker may have died on every attempt, or a run may have stored its outcome and failed to announce it.
+    """
     current = await deps.store.get(analysis_id)
-    if current is not None and not current.finished:
-        await fail(current, reason, deps)
+    if current is None:
+        return
+    if current.finished:
+        await announce(current, deps)
+        return
+    await fail(current, reason, deps)

@@ -56,22 +56,25 @@ async def rename_analysis(
 async def delete_analysis(
     store: AnalysisStore, events: EventPublisher, *, user_id: str, analysis_id: str, clock: Clock
 ) -> bool:
-    """Deletes the analysis; True when it was unfinished, and its cancellation was announced."""
-    deleted = await store.delete(user_id, analysis_id)
-    if deleted is None:
-        raise _not_found(analysis_id)
-    if deleted.finished:
-        return False
-    await events.publish(
-        AnalysisCancelled(
-            meta=Envelope(correlation_id=deleted.correlation_id, actor=user_id),
-            analysis_id=analysis_id,
-            user_id=user_id,
-            reason="deleted by its owner before it finished",
-            cancelled_at=clock(),
+    """Deletes the analysis; True when it was unfinished, and its cancellation was announced.
+
+    The cancellation is published before the document is deleted: if publishing fails, the analysis is still
+    there and a retry announces it again (consumers are idempotent), so its quota reservation is never left held.
+    """
+    current = await get_analysis(store, user_id=user_id, analysis_id=analysis_id)
+    if not current.finished:
+        await events.publish(
+            AnalysisCancelled(
+                meta=Envelope(correlation_id=current.correlation_id, actor=user_id),
+                analysis_id=analysis_id,
+                user_id=user_id,
+                reason="deleted by its owner before it finished",
+                cancelled_at=clock(),
+            )
         )
-    )
-    return True
+    # None here means a concurrent delete won: the analysis is gone either way.
+    await store.delete(user_id, analysis_id)
+    return not current.finished
 
 
 @dataclass(frozen=True, slots=True)
