@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import cast
 
@@ -85,6 +86,21 @@ async def test_rotation_replaces_the_key(gateway: Api) -> None:
     assert (await gateway.http.get("/v1/keys", headers=bearer(key))).status_code == 401
     listed = (await gateway.http.get("/v1/keys", headers=bearer(new_key))).json()["items"]
     assert {k["revoked"] for k in listed} == {True, False}
+
+
+async def test_concurrent_rotations_of_one_key_leave_one_live_key(gateway: Api) -> None:
+    _, key = await gateway.create_user()
+    [first] = (await gateway.http.get("/v1/keys", headers=bearer(key))).json()["items"]
+
+    answers = await asyncio.gather(
+        *(gateway.http.post(f"/v1/keys/{first['id']}/rotate", headers=bearer(key)) for _ in range(5))
+    )
+
+    issued = [a.json()["key"] for a in answers if a.status_code == 201]
+    assert len(issued) == 1
+    assert sorted(a.status_code for a in answers) == [201, 404, 404, 404, 404]
+    listed = (await gateway.http.get("/v1/keys", headers=bearer(issued[0]))).json()["items"]
+    assert sum(not k["revoked"] for k in listed) == 1
 
 
 async def test_one_user_cannot_revoke_or_rotate_another_users_key(gateway: Api) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -98,11 +99,15 @@ def _from_json(raw: bytes, *, limits: ImageLimits) -> AnalysisIntake:
     return AnalysisIntake(charts=charts, metadata=body.metadata, name=body.name, delay_ms=body.delay)
 
 
+HTTPS_URL = re.compile(r"https://[^\s]{1,2040}")
+"""The https chart URLs accepted: a host at least, no white space, at most 2,048 characters in all."""
+
+
 def _source(url: str, index: int, *, limits: ImageLimits) -> ChartSource:
     label = f"chart {index}"
     if url.startswith("data:"):
         return ChartSource(label=label, data=decode_data_url(url, limits=limits, label=label))
-    if url.startswith("https://") and len(url) <= 2048:
+    if HTTPS_URL.fullmatch(url):
         return ChartSource(label=label, url=url)
     raise InvalidInput(f"{label} must be a data: URL or an https URL", details={"image": label})
 

@@ -107,7 +107,7 @@ class BodySizeLimitMiddleware:
             await self.app(scope, receive, send)
             return
         declared = Headers(scope=scope).get("content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
+        if declared is not None and declared.isascii() and declared.isdigit() and int(declared) > self.max_bytes:
             response = error_response(
                 413,
                 "payload_too_large",

@@ -83,8 +83,7 @@ class Identity:
     async def rotate_key(self, user_id: str, key_id: str) -> IssuedKey:
         """A new key with the old one's name; the old one stops working at once."""
         old = await self.store.key(user_id, key_id)
-        if old is None or old.revoked:
+        # Revoking first is the claim: of concurrent rotations of one key, only the one that revoked it issues.
+        if old is None or old.revoked or not await self.store.revoke_key(user_id, key_id, at=utcnow()):
             raise NotFound("no such active API key", details={"key_id": key_id})
-        issued = await self.issue_key(user_id, name=old.name)
-        await self.store.revoke_key(user_id, key_id, at=utcnow())
-        return issued
+        return await self.issue_key(user_id, name=old.name)

@@ -58,9 +58,13 @@ class QueueStatus(BaseModel):
 
 async def _own_job(job_id: str, user: Principal, clients: Clients) -> JobView:
     query = GetJob.new(actor=user.user_id, correlation_id=user.correlation_id, job_id=job_id)
-    reply = await clients.call(
-        query, subject=rpc_subject(SCHEDULER_SERVICE, SchedulerOps.GET_JOB), reply_type=GetJobReply
-    )
+    try:
+        reply = await clients.call(
+            query, subject=rpc_subject(SCHEDULER_SERVICE, SchedulerOps.GET_JOB), reply_type=GetJobReply
+        )
+    except NotFound as missing:
+        # The same answer as for another user's job, so the answer never tells whether an id exists.
+        raise NotFound("no such job", details={"job_id": job_id}) from missing
     # Jobs carry their owner in the payload (`user_id`); a job without one belongs to no user.
     if reply.job.payload.get("user_id") != user.user_id:
         raise NotFound("no such job", details={"job_id": job_id})
