@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import time
-from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import TypeVar, cast
 
@@ -14,18 +11,6 @@ from chartwise_contracts.jobs import JOB_GROUP, QUEUE_ENTRY_FIELD, JobActive, Jo
 from chartwise_contracts.streams import queue_stream
 
 T = TypeVar("T")
-
-
-async def eventually(check: Callable[[], Awaitable[T]], *, timeout: float = 5.0) -> T:
-    """Polls `check` until it returns something truthy, or fails after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = await check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout}s (last value {value!r})")
-        await asyncio.sleep(0.005)
 
 
 async def queued(redis: Redis, queue: str) -> list[QueuedJob]:

@@ -9,11 +9,12 @@ from redis.asyncio import Redis
 
 from chartwise_contracts.jobs import CANCEL_CHANNEL, JobFailed, JobProgress, JobRetrying, JobState, cancel_key
 from chartwise_contracts.scheduler import JobRequest
+from chartwise_devtools.waiting import eventually
 from chartwise_scheduler.clock import from_ms
 from chartwise_scheduler.events import apply_job_events
 from chartwise_scheduler.store import JobStore
 from chartwise_scheduler.timer import Timer
-from tests.integration.scheduler.helpers import active, completed, eventually, queued, take
+from tests.integration.scheduler.helpers import active, completed, queued, take
 
 
 async def test_immediate_job_is_released_into_its_queue_stream(store: JobStore) -> None:

@@ -7,11 +7,12 @@ from collections import Counter
 from redis.asyncio import Redis
 
 from chartwise_contracts.scheduler import JobRequest
+from chartwise_devtools.waiting import eventually
 from chartwise_scheduler.clock import SystemClock
 from chartwise_scheduler.schedules import ScheduleStore
 from chartwise_scheduler.store import JobStore
 from chartwise_scheduler.timer import Timer
-from tests.integration.scheduler.helpers import eventually, queued
+from tests.integration.scheduler.helpers import queued
 
 
 def replica(client: Redis) -> Timer:

@@ -32,12 +32,13 @@ from chartwise_contracts.scheduler import (
     UpsertScheduleReply,
 )
 from chartwise_contracts.streams import rpc_subject
+from chartwise_devtools.waiting import eventually
 from chartwise_runtime.errors import InvalidInput, NotFound
 from chartwise_runtime.rpc import publish, request
 from chartwise_scheduler.app import build_app
 from chartwise_scheduler.maintenance import SWEEP_JOB_NAME
 from chartwise_scheduler.settings import Settings
-from tests.integration.scheduler.helpers import active, eventually, take
+from tests.integration.scheduler.helpers import active, take
 
 
 @pytest.fixture

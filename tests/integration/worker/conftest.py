@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any, cast
@@ -15,6 +14,7 @@ from redis.asyncio import Redis
 
 from chartwise_contracts import Streams, queue_stream
 from chartwise_contracts.jobs import QUEUE_ENTRY_FIELD, AnyJobEvent, Backoff, JobEvent, QueuedJob
+from chartwise_devtools.waiting import eventually
 from chartwise_runtime.worker import Handler, Worker
 from chartwise_runtime.worker.events import EVENT_FIELD
 
@@ -65,11 +65,7 @@ async def kinds(redis: Redis, job_id: str) -> list[str]:
 
 
 async def wait_until(check: Callable[[], Awaitable[bool]], *, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not await check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout}s")
-        await asyncio.sleep(0.01)
+    await eventually(check, timeout=timeout)
 
 
 async def settled(redis: Redis, queue: str = QUEUE) -> bool:

@@ -11,8 +11,6 @@ from typing import Annotated, Any
 from faststream.asgi import AsgiFastStream
 from faststream.redis import RedisBroker
 from pydantic import Field
-from redis.asyncio import Redis
-from redis.exceptions import ResponseError
 
 from chartwise_contracts import Groups, Queues, Streams
 from chartwise_contracts.analysis import AnalysisCancelled, AnalysisCompleted, AnalysisEvent, AnalysisFailed
@@ -90,9 +88,6 @@ def compose(settings: Settings) -> UsageService:
     )
     register_handlers(runtime.broker, usage, consumer=settings.consumer_name)
 
-    async def create_groups() -> None:
-        await ensure_groups(redis)
-
     async def close_redis() -> None:
         await redis.aclose()
 
@@ -118,7 +113,6 @@ def compose(settings: Settings) -> UsageService:
 
     app = runtime.app(
         description="Meters analyses against plans, reserves quota, keeps Stripe plan state.",
-        on_startup=[create_groups],
         after_startup=after_startup,
         on_shutdown=[*on_shutdown, close_redis],
     )
@@ -149,23 +143,6 @@ RPC_OPERATIONS = (
     "HandleStripeWebhook",
 )
 CONSUMED_STREAMS = (Streams.ANALYSIS_EVENTS, Streams.IDENTITY_EVENTS)
-
-
-async def ensure_groups(redis: Redis) -> None:
-    """Creates the consumer groups before the broker starts, so nothing sent in between is skipped.
-
-    Event streams are read from their beginning the first time, so events published before the usage
-    service first ran are still applied; request streams start from now.
-    """
-    starts = [(s.name, "0") for s in CONSUMED_STREAMS] + [
-        (rpc_subject(USAGE_SERVICE, op), "$") for op in RPC_OPERATIONS
-    ]
-    for stream, start in starts:
-        try:
-            await redis.xgroup_create(stream, Groups.USAGE, id=start, mkstream=True)
-        except ResponseError as error:
-            if "BUSYGROUP" not in str(error):
-                raise
 
 
 Handler = Callable[..., Awaitable[Any]]
